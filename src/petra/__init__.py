@@ -1,0 +1,3 @@
+"""petra: Pose & Expression TRAnsfer between face images."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,68 @@
+"""The ``petra`` command: one subcommand per pipeline stage or user tool.
+
+Each subcommand lives in its own module under :mod:`petra.stages` and exposes
+``configure(parser)`` and ``main(args) -> int``; modules are imported only when
+their subcommand runs, so ``petra frames`` does not pay for importing torch.
+Every :class:`~petra.errors.PetraError` becomes one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from .errors import PetraError
+
+# name -> (module, one-line help). Keep in pipeline order.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "ingest": ("petra.stages.ingest", "list the dataset's videos per identity"),
+    "frames": ("petra.stages.frames", "extract one frame every 0.5 s with ffmpeg"),
+    "align": ("petra.stages.align", "dlib 68 landmarks and FFHQ alignment"),
+    "filter": ("petra.stages.filter", "drop extreme poses (FFHQ-style)"),
+    "manifest": ("petra.stages.manifest", "frames.parquet, rejects.parquet and the identity split"),
+    "weights": ("petra.stages.weights", "fetch or check the official weight files"),
+    "latents": ("petra.stages.latents", "identity latents / mesh fits for every manifest frame"),
+    "train": ("petra.stages.train", "train E_m and M (one variant)"),
+    "select": ("petra.stages.select", "choose a checkpoint by validation metrics"),
+    "baseline": ("petra.stages.baseline", "latent-arithmetic baseline"),
+    "pairs": ("petra.stages.pairs", "the fixed evaluation pair list"),
+    "evaluate": ("petra.stages.evaluate", "score one method on the evaluation pairs"),
+    "report": ("petra.stages.report", "results table, figures and MLflow runs"),
+    "transfer": ("petra.stages.transfer", "animate a target portrait with a driving image or video"),
+    "synth": ("petra.stages.synth", "a random identity with chosen pose and expression"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="petra", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, help_) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--params", default=None, help="params.yaml to read (default: ./params.yaml)")
+        p.add_argument("--profile", default=None, help="profile of params.yaml (default: its `profile`)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Let the chosen module add its own arguments before the real parse.
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        subparser = parser._subparsers._group_actions[0].choices[name]  # type: ignore[union-attr]
+        module.configure(subparser)
+    args = parser.parse_args(argv)
+    try:
+        return int(importlib.import_module(SUBCOMMANDS[args.command][0]).main(args) or 0)
+    except PetraError as err:
+        print(f"petra {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"petra {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

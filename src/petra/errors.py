@@ -1,0 +1,33 @@
+"""User-facing errors: one line that names the file and the reason."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PetraError(Exception):
+    """Base class of every error petra reports to a user as one line."""
+
+
+class InputError(PetraError):
+    """A file the user gave (or a stage met) cannot be used.
+
+    ``str(err)`` is ``"<path>: <reason>"`` so that CLIs print it as is and
+    stages store ``reason`` in the rejects table.
+    """
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class NoFaceError(InputError):
+    """No face was found where one was required."""
+
+
+class MultipleFacesError(InputError):
+    """Several faces were found where exactly one was required."""
+
+
+class MissingWeightsError(PetraError):
+    """An optional weight file is not on disk; names the file and where it goes."""

@@ -1,0 +1,1 @@
+# eval rules (see DESIGN.md §2)

@@ -1,0 +1,1 @@
+# latents rules (see DESIGN.md §2)

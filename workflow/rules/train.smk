@@ -1,0 +1,1 @@
+# train rules (see DESIGN.md §2)
