@@ -22,14 +22,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "filter": ("petra.stages.filter", "drop extreme poses (FFHQ-style)"),
     "manifest": ("petra.stages.manifest", "frames.parquet, rejects.parquet and the identity split"),
     "weights": ("petra.stages.weights", "fetch or check the official weight files"),
+    "smoke-weights": ("petra.stages.smoke_weights", "tiny random-weight StyleGAN2-path checkpoints (smoke profile)"),
     "latents": ("petra.stages.latents", "identity latents / mesh fits for every manifest frame"),
     "train": ("petra.stages.train", "train E_m and M (one variant)"),
+    "train-mesh": ("petra.train.mesh_train", "train one mesh variant (mesh-ours, -ours-cos, -ours-gen)"),
     "select": ("petra.stages.select", "choose a checkpoint by validation metrics"),
     "baseline": ("petra.stages.baseline", "latent-arithmetic baseline"),
     "pairs": ("petra.stages.pairs", "the fixed evaluation pair list"),
     "evaluate": ("petra.stages.evaluate", "score one method on the evaluation pairs"),
     "report": ("petra.stages.report", "results table, figures and MLflow runs"),
     "transfer": ("petra.stages.transfer", "animate a target portrait with a driving image or video"),
+    "transfer-grid": ("petra.report.transfer_grid", "figure: mesh transfer, sample targets x driving frames"),
     "synth": ("petra.stages.synth", "a random identity with chosen pose and expression"),
 }
 
@@ -44,8 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _hoist_global_options(argv: list[str]) -> list[str]:
+    """Allow ``petra --profile smoke <stage> ...`` (how the rules call it): move the
+    options every subcommand shares to after the subcommand name."""
+    front: list[str] = []
+    while argv and argv[0] in ("--params", "--profile") and len(argv) >= 2:
+        front += argv[:2]
+        argv = argv[2:]
+    while argv and argv[0].startswith(("--params=", "--profile=")):
+        front.append(argv.pop(0))
+    return argv[:1] + front + argv[1:] if argv else front
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     # Let the chosen module add its own arguments before the real parse.
     name = next((a for a in argv if not a.startswith("-")), None)

@@ -67,6 +67,16 @@ Factory = Callable[[Mapping[str, Any]], Reenactor]
 REGISTRY: dict[str, str] = {
     "copy-target": "petra.methods:_copy_target",
     "copy-driving": "petra.methods:_copy_driving",
+    "mesh-relative": "petra.render.reenactor:mesh_relative",
+    "mesh-absolute": "petra.render.reenactor:mesh_absolute",
+    "mesh-ours": "petra.train.mesh_reenactor:mesh_ours",
+    "mesh-ours-cos": "petra.train.mesh_reenactor:mesh_ours_cos",
+    "mesh-ours-gen": "petra.train.mesh_reenactor:mesh_ours_gen",
+    "sg2-ours": "petra.train.reenactor:ours",
+    "sg2-ours-cos": "petra.train.reenactor:ours_cos",
+    "sg2-ours-gen": "petra.train.reenactor:ours_gen",
+    "sg2-baseline-psp": "petra.baseline.reenactor:psp",
+    "sg2-baseline-e4e": "petra.baseline.reenactor:e4e",
 }
 
 

@@ -1,1 +1,76 @@
-# data rules (see DESIGN.md §2)
+# data rules (DESIGN.md §2): ingest (a checkpoint: its listing decides the shards of
+# identities) -> per-shard frames -> align -> filter -> manifest. A shard job is the
+# unit Snakemake keeps or redoes; inside a job, finished clips/frames leave records,
+# so a killed job resumes where it stopped (profiles/default: --rerun-incomplete).
+
+
+checkpoint ingest:
+    input:
+        ingest_inputs(),
+    output:
+        videos=f"{DATA}/raw/videos.parquet",
+        rejects=f"{DATA}/raw/rejects.parquet",
+    log:
+        f"{DATA}/logs/ingest.log",
+    params:
+        dataset=config["dataset"],
+        ingest=config["ingest"],
+    shell:
+        "{PETRA} ingest > {log:q} 2>&1"
+
+
+rule frames:
+    input:
+        videos=shard_videos,
+    output:
+        table=f"{DATA}/frames/_shards/{{shard}}.parquet",
+        rejects=f"{DATA}/frames/_shards/{{shard}}.rejects.parquet",
+    log:
+        f"{DATA}/logs/frames/{{shard}}.log",
+    params:
+        frames=config["frames"],
+    shell:
+        "{PETRA} frames --shard {wildcards.shard} > {log:q} 2>&1"
+
+
+rule align:
+    input:
+        frames=f"{DATA}/frames/_shards/{{shard}}.parquet",
+    output:
+        table=f"{DATA}/aligned/_shards/{{shard}}.parquet",
+        rejects=f"{DATA}/aligned/_shards/{{shard}}.rejects.parquet",
+    log:
+        f"{DATA}/logs/align/{{shard}}.log",
+    params:
+        align=config["align"],
+    shell:
+        "{PETRA} align --shard {wildcards.shard} > {log:q} 2>&1"
+
+
+rule filter:
+    input:
+        aligned=f"{DATA}/aligned/_shards/{{shard}}.parquet",
+    output:
+        table=f"{DATA}/filter/_shards/{{shard}}.parquet",
+        rejects=f"{DATA}/filter/_shards/{{shard}}.rejects.parquet",
+    log:
+        f"{DATA}/logs/filter/{{shard}}.log",
+    params:
+        filter=config["filter"],
+    shell:
+        "{PETRA} filter --shard {wildcards.shard} > {log:q} 2>&1"
+
+
+rule manifest:
+    input:
+        unpack(manifest_inputs),
+    output:
+        frames=f"{DATA}/manifests/frames.parquet",
+        rejects=f"{DATA}/manifests/rejects.parquet",
+        summary=f"{DATA}/manifests/summary.json",
+    log:
+        f"{DATA}/logs/manifest.log",
+    params:
+        manifest=config["manifest"],
+    shell:
+        "{PETRA} manifest > {log:q} 2>&1"

@@ -1,1 +1,59 @@
-# eval rules (see DESIGN.md §2)
+# eval rules (see DESIGN.md §2, §4; docs/evaluation.md): pair list -> one job per
+# method -> report. A method's job sees only the params its outputs depend on, so
+# editing one generator's params reruns that method's evaluation and the report only.
+# Input/params functions: common.smk ("eval.smk" section).
+
+rule pairs:
+    input:
+        manifest=f"{DATA}/manifests/frames.parquet",
+    output:
+        pairs=f"{DATA}/eval/pairs.parquet",
+    log:
+        f"{DATA}/logs/pairs.log",
+    params:
+        evaluate={k: config["evaluate"][k] for k in EVAL_KEYS},
+    shell:
+        "{PETRA} pairs --manifest {input.manifest} --out {output.pairs} > {log:q} 2>&1"
+
+
+rule evaluate:
+    input:
+        unpack(eval_method_inputs),
+    output:
+        frames=f"{DATA}/eval/{{method}}.parquet",
+        rejects=f"{DATA}/eval/{{method}}.rejects.parquet",
+        outputs=directory(f"{DATA}/eval/{{method}}"),
+    log:
+        f"{DATA}/logs/evaluate/{{method}}.log",
+    wildcard_constraints:
+        method=r"(?!pairs$)[A-Za-z0-9_-]+",
+    params:
+        evaluate=eval_evaluator_params(),
+        align={"size": config["align"]["size"]},
+        method=eval_method_params,
+    threads: 1
+    shell:
+        "{PETRA} evaluate --method {wildcards.method} --pairs {input.pairs} --out {output.frames} "
+        "--outputs {output.outputs} > {log:q} 2>&1"
+
+
+rule report:
+    input:
+        evals=eval_inputs(),
+        pairs=f"{DATA}/eval/pairs.parquet",
+        manifest=f"{DATA}/manifests/frames.parquet",
+    output:
+        csv=f"{REPORTS}/results.csv",
+        md=f"{REPORTS}/results.md",
+        per_pair=f"{REPORTS}/per_pair.parquet",
+        figures=REPORT_FIGURES,
+    log:
+        f"{DATA}/logs/report.log",
+    params:
+        report=config["report"],
+        evaluate={k: config["evaluate"][k] for k in ("methods", "backends")},
+        seed=config["seed"],
+        out_dir=REPORTS,
+    shell:
+        "{PETRA} report --evals {input.evals} --pairs {input.pairs} --manifest {input.manifest} "
+        "--out-dir {params.out_dir} > {log:q} 2>&1"

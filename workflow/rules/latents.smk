@@ -1,1 +1,30 @@
-# latents rules (see DESIGN.md §2)
+# latents rules (DESIGN.md §2): per-frame identity codes of the StyleGAN2 path, one job per
+# ReStyle backend (pSp, e4e; resumable shards). The smoke profile builds its random-weight
+# checkpoints here too. (The mesh fits have their own rule, latents_mesh, in train.smk.)
+rule smoke_weights:
+    output:
+        sg2_weight_files("generator", "restyle_psp", "restyle_e4e", "arcface") if config["stylegan2"].get("smoke_weights") else [],
+    log:
+        f"{MODELS}/logs/smoke_weights.log",
+    params:
+        stylegan2=config["stylegan2"],
+    shell:
+        "{PETRA} smoke-weights > {log:q} 2>&1"
+
+
+rule latents:
+    input:
+        manifest=f"{DATA}/manifests/frames.parquet",
+        weights=latents_weights,
+    output:
+        index=f"{DATA}/latents/{{backend}}/index.parquet",
+        rejects=f"{DATA}/latents/{{backend}}/rejects.parquet",
+    log:
+        f"{DATA}/logs/latents/{{backend}}.log",
+    wildcard_constraints:
+        backend=r"psp|e4e",
+    params:
+        latents=config["latents"],
+        stylegan2=config["stylegan2"],
+    shell:
+        "{PETRA} latents --backend {wildcards.backend} --manifest {input.manifest} > {log:q} 2>&1"

@@ -1,0 +1,8 @@
+"""The model zoo: one architecture per file, module names = official checkpoint keys.
+
+stylegan2 (rosinality Generator), irse (shared IR-SE blocks), arcface_irse50 (TreB1eN
+Backbone + pSp IDLoss), psp_encoder (pSp GradualStyleEncoder), restyle (ReStyle pSp/e4e
+encoders, full model, iterative inference), hopenet (HopeNet + pose backend), mapping
+(the thesis's linear M), lpips (LPIPS with offline real weights), recipe (the
+fixtures' deterministic synthetic weights). Weight files: :mod:`petra.weights`.
+"""

@@ -1,0 +1,104 @@
+"""The latents stage: every manifest frame through one backend, in resumable shards.
+
+Frames are the manifest's ``aligned_path`` values, sorted; shard ``i`` holds frames
+``[i·S, (i+1)·S)`` (S = ``latents.shard_size``), so an interrupted run resumes at
+the first incomplete shard. A frame that cannot be read or encoded gets a rejects
+row (path, stage, reason) and the stage goes on. Outputs under
+``<paths.data>/latents/<backend>/``: shards, ``index.parquet``, ``rejects.parquet``.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..io import rejects_frame, write_parquet
+from . import store
+
+
+def latents_dir(cfg: Mapping[str, Any], backend: str) -> Path:
+    return Path(cfg["paths"]["data"]) / "latents" / backend
+
+
+def run_latents(
+    cfg: Mapping[str, Any],
+    backend: str,
+    manifest: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    root: str | Path = ".",
+    encoder: Any = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Encode every manifest frame with ``backend``; returns a summary dict."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    from ..media import read_image
+
+    t0 = time.time()
+    manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
+    if not manifest.is_file():
+        raise InputError(manifest, "manifest not found; run the data stages first")
+    out = Path(out_dir or latents_dir(cfg, backend))
+    keys = sorted(pd.read_parquet(manifest, columns=["aligned_path"])["aligned_path"].unique())
+    S = int(cfg["latents"]["shard_size"])
+    B = int(cfg["latents"]["batch_size"])
+    shards = [keys[i : i + S] for i in range(0, len(keys), S)]
+    rejects: list[dict[str, str]] = []
+    index_rows: list[dict[str, Any]] = []
+    done = skipped = 0
+    for si, shard_keys in enumerate(tqdm(shards, desc=f"latents {backend}", unit="shard", disable=None)):
+        path = store.shard_path(out, si)
+        if store.shard_complete(path, _stored_keys_hint(path, shard_keys)):
+            kept = store.read_shard(path)["keys"]
+            skipped += 1
+        else:
+            if encoder is None:
+                from ..train.loop import resolve_device
+                from .backends import create
+
+                encoder = create(backend, cfg, resolve_device(cfg["latents"].get("device", "auto")))
+            kept, arrays = [], {}
+            for b in range(0, len(shard_keys), B):
+                imgs, ok = [], []
+                for k in shard_keys[b : b + B]:
+                    try:
+                        imgs.append(read_image(Path(root) / k))
+                        ok.append(k)
+                    except InputError as err:
+                        rejects.append({"path": k, "stage": f"latents:{backend}", "reason": err.reason})
+                if not imgs:
+                    continue
+                try:
+                    enc = encoder.encode(imgs)
+                except Exception as err:  # noqa: BLE001 - one bad batch must not stop the stage
+                    rejects += [{"path": k, "stage": f"latents:{backend}", "reason": f"{type(err).__name__}: {err}"} for k in ok]
+                    continue
+                kept += ok
+                for name, arr in enc.items():
+                    arrays.setdefault(name, []).append(np.asarray(arr))
+            store.write_shard(path, kept, {k: np.concatenate(v) for k, v in arrays.items()})
+            done += 1
+        index_rows += [{"aligned_path": k, "shard": si, "row": r} for r, k in enumerate(kept)]
+        rejects += [{"path": k, "stage": f"latents:{backend}", "reason": "not encoded (see earlier run)"}
+                    for k in shard_keys if k not in set(kept) and not any(r["path"] == k for r in rejects)]
+    write_parquet(out / "rejects.parquet", rejects_frame(rejects))
+    write_parquet(out / "index.parquet", pd.DataFrame(index_rows, columns=["aligned_path", "shard", "row"]))
+    summary = {"backend": backend, "frames": len(keys), "encoded": len(index_rows), "rejected": len(keys) - len(index_rows),
+               "shards_written": done, "shards_reused": skipped, "seconds": round(time.time() - t0, 2)}
+    log(f"latents {backend}: {summary['encoded']}/{summary['frames']} frames in {len(shards)} shards "
+        f"({done} written, {skipped} reused), {summary['rejected']} rejected, {summary['seconds']} s")
+    return summary
+
+
+def _stored_keys_hint(path: Path, shard_keys: list[str]) -> list[str]:
+    """A shard may legitimately hold fewer keys (rejected frames); accept a subset in order."""
+    try:
+        kept = store.read_shard(path)["keys"]
+    except InputError:
+        return shard_keys
+    return kept if set(kept) <= set(shard_keys) and kept == [k for k in shard_keys if k in set(kept)] else shard_keys

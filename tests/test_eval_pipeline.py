@@ -1,0 +1,172 @@
+"""pairs → evaluate → report on a small manifest built in tmp_path from sample clips."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+CLIPS = {  # identity -> clip (4 frames each, 0.5 s apart)
+    "id0001": "id0001/LivePortrait_d0.mp4", "id0004": "id0004/LivePortrait_d3.mp4",
+    "id0005": "id0005/LivePortrait_d5.mp4", "id0044": "id0044/dreamtalk_M030_front_happy_level3_001.mp4",
+    "id0099": "id0099/dreamtalk_W009_front_surprised_level3_001.mp4",
+}
+TIMES = (0.0, 0.5, 1.0, 1.5)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory, sample_root: Path) -> Path:
+    """A frames.parquet like the data stages write; id0005 is in train, the rest in test."""
+    from petra.data.ffhq import align_face
+    from petra.data.landmarks import Landmarker
+    from petra.evaluate.validate import sample_frames
+    from petra.io import write_image, write_parquet
+
+    root = tmp_path_factory.mktemp("evaldata")
+    lmk = Landmarker(upsample=0)
+    rows = []
+    for ident, clip in CLIPS.items():
+        video = f"{ident}/{Path(clip).stem}"
+        for t, frame in zip(TIMES, sample_frames(sample_root / "videos" / clip, TIMES)):
+            al = align_face(frame, lmk(frame), 256)
+            path = root / "aligned" / video / f"{int(t * 1000):06d}.png"
+            write_image(path, al.image)
+            rows.append({"identity": ident, "video": video, "time_s": t, "frame_path": "", "aligned_path": str(path),
+                         "landmarks": al.landmarks.astype(np.float32).ravel().tolist(), "yaw": 0.0, "pitch": 0.0,
+                         "roll": 0.0, "pose_backend": "mesh", "split": "train" if ident == "id0005" else "test"})
+    write_parquet(root / "manifests" / "frames.parquet", pd.DataFrame(rows))
+    return root / "manifests" / "frames.parquet"
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory, manifest: Path):
+    from petra import config
+
+    c = config.load()
+    out = tmp_path_factory.mktemp("evalrun")
+    c["paths"] = {"data": str(out / "data"), "reports": str(out / "reports"), "models": c["paths"]["models"]}
+    c["evaluate"].update(cross_pairs=3, self_pairs=2, frames_per_video=3, methods=["copy-target", "copy-driving"])
+    c["report"].update(figure_pairs=2, figure_frames=3)
+    return c
+
+
+def test_pairs_use_test_identities_only_and_are_reproducible(cfg, manifest, tmp_path):
+    from petra.stages.pairs import run_pairs
+
+    a = run_pairs(cfg, manifest, tmp_path / "a.parquet")
+    b = run_pairs(cfg, manifest, tmp_path / "b.parquet")
+    pd.testing.assert_frame_equal(a, b)
+    assert "id0005" not in set(a["target_identity"]) | set(a["driving_identity"])
+    cross = a[a["kind"] == "cross"]
+    assert cross["pair_id"].nunique() == 3 and (cross["target_identity"] != cross["driving_identity"]).all()
+    assert cross.groupby("pair_id")["driving_video"].nunique().eq(1).all()
+    selfp = a[a["kind"] == "self"]
+    assert selfp["pair_id"].nunique() == 2
+    assert (selfp["target_path"] != selfp["driving_path"]).all()  # the target frame is never its own ground truth
+    assert (selfp["target_video"] == selfp["driving_video"]).all()
+    cfg2 = {**cfg, "evaluate": {**cfg["evaluate"], "pairs_seed": 1}}
+    c = run_pairs(cfg2, manifest, tmp_path / "c.parquet")
+    assert not c[["pair_id", "target_identity", "driving_video"]].equals(a[["pair_id", "target_identity", "driving_video"]])
+
+
+@pytest.fixture(scope="module")
+def evaluated(cfg, manifest):
+    from petra import config
+    from petra.stages.evaluate import run_evaluate
+    from petra.stages.pairs import run_pairs
+
+    pairs = config.data_path(cfg, "eval", "pairs.parquet")
+    run_pairs(cfg, manifest, pairs)
+    for m in cfg["evaluate"]["methods"]:
+        run_evaluate(cfg, m, pairs, config.data_path(cfg, "eval", f"{m}.parquet"), config.data_path(cfg, "eval", m))
+    return pairs
+
+
+def test_reference_rows_bracket_the_metrics(cfg, evaluated):
+    from petra import config
+
+    tgt = pd.read_parquet(config.data_path(cfg, "eval", "copy-target.parquet"))
+    drv = pd.read_parquet(config.data_path(cfg, "eval", "copy-driving.parquet"))
+    assert len(tgt) == len(drv) == len(pd.read_parquet(evaluated))
+    # copy-driving: output = driving frame, so pose errors vanish and ratios match exactly
+    assert drv["pose_yaw_ae_mesh"].max() == 0.0 and (drv["ear_left_out_dlib"] == drv["ear_left_drv_dlib"]).all()
+    # copy-target: output = target, identity is perfect and pose errors are real
+    assert tgt["id_csim_dlib"].min() > 0.999
+    assert tgt.loc[tgt["kind"] == "cross", "pose_pitch_ae_mesh"].mean() > 0.5
+    cross = drv[drv["kind"] == "cross"]
+    assert cross["id_csim_dlib"].max() < 0.97  # other people
+    selfd = drv[drv["kind"] == "self"]
+    assert (selfd["l1"] == 0).all() and (selfd["lpips_alex"].abs() < 1e-6).all() and (selfd["akd_dlib"] == 0).all()
+    selft = tgt[tgt["kind"] == "self"]
+    assert (selft["l1"] > 0).all() and (selft["lpips_alex"] > 0.01).all()
+    out = Path(tgt["output_path"].iloc[0])
+    assert out.is_file() and out.parent == config.data_path(cfg, "eval", "copy-target")
+
+
+def test_report_writes_table_figures_and_mlflow_runs(cfg, evaluated, manifest, tmp_path, monkeypatch):
+    import mlflow
+
+    from petra import config
+    from petra.stages.report import run_report
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)  # tracking.py puts artifacts under ./mlruns
+    evals = [config.data_path(cfg, "eval", f"{m}.parquet") for m in cfg["evaluate"]["methods"]]
+    out = config.reports_path(cfg)
+    table = run_report(cfg, evals, evaluated, manifest, out)
+    assert list(table["method"]) == ["copy-target", "copy-driving"]
+    t = table.set_index("method")
+    assert t.loc["copy-driving", "fl_corr_dlib"] == pytest.approx(1.0)
+    assert t.loc["copy-target", "fl_corr_dlib"] == 0.0
+    assert t.loc["copy-target", "id_csim_dlib"] > t.loc["copy-driving", "id_csim_dlib"]
+    assert t.loc["copy-driving", "pose_mae_yaw_mesh"] == 0.0 < t.loc["copy-target", "pose_mae_yaw_mesh"]
+    assert (t["n_pairs_cross"] == 3).all() and (t["n_pairs_self"] == 2).all()
+    md = (out / "results.md").read_text()
+    assert "`copy-target`" in md and "FL-CORR [dlib]" in md and "FAU-CORR" not in md.split("\n\n")[1]
+    csv = pd.read_csv(out / "results.csv")
+    assert {"fl_corr_dlib", "fl_corr_dlib_ci95", "id_csim_dlib", "psnr", "lpips_alex"} <= set(csv.columns)
+    for name in ("cross_reenactment", "self_reenactment", "landmark_ratio_retrieval", "metric_curves"):
+        from petra.media import read_image
+
+        img = read_image(out / "figures" / f"{name}.png")
+        assert img.shape[0] > 200 and img.std() > 10, name
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=[f"petra-{cfg['profile']}-results"])
+    assert sorted(runs["tags.mlflow.runName"]) == ["copy-driving", "copy-target"]
+    assert "metrics.fl_corr_dlib" in runs.columns and "params.evaluate.pairs_seed" in runs.columns
+
+
+def test_same_params_give_the_same_per_frame_table(cfg, evaluated, tmp_path):
+    from petra import config
+    from petra.stages.evaluate import run_evaluate
+
+    again = run_evaluate(cfg, "copy-target", evaluated, tmp_path / "again.parquet", None)
+    first = pd.read_parquet(config.data_path(cfg, "eval", "copy-target.parquet"))
+    pd.testing.assert_frame_equal(again.drop(columns="output_path"), first.drop(columns="output_path"))
+
+
+def test_unreadable_driving_frame_is_rejected_and_the_job_goes_on(cfg, evaluated, tmp_path):
+    from petra.stages.evaluate import run_evaluate
+
+    pairs = pd.read_parquet(evaluated)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    pairs.loc[1, "driving_path"] = str(bad)
+    pairs.to_parquet(tmp_path / "pairs.parquet", index=False)
+    frames = run_evaluate(cfg, "copy-driving", tmp_path / "pairs.parquet", tmp_path / "e.parquet", None)
+    assert len(frames) == len(pairs) - 1
+    rej = pd.read_parquet(tmp_path / "e.rejects.parquet")
+    assert list(rej["path"]) == [str(bad)] and "not a readable image" in rej["reason"].iloc[0]
+
+
+def test_cli_names_a_missing_pair_list_in_one_line(tmp_path, capsys):
+    from petra.cli import main
+
+    code = main(["evaluate", "--method", "copy-target", "--pairs", str(tmp_path / "none.parquet"),
+                 "--out", str(tmp_path / "x.parquet")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "none.parquet" in err[0] and "petra pairs" in err[0]

@@ -1,0 +1,132 @@
+"""dvc.yaml and the Snakemake rules describe the same DAG: same commands, same params sections.
+
+Generic over every rule that runs ``{PETRA} <subcommand>`` in workflow/rules/*.smk,
+so stages other helpers add are held to the same contract.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+RULE_RE = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
+
+
+def smk_rules(project: Path) -> dict[str, dict]:
+    """rule name -> {"command": petra subcommand, "params": names under params:}."""
+    rules: dict[str, dict] = {}
+    for smk in sorted((project / "workflow" / "rules").glob("*.smk")):
+        text = smk.read_text(encoding="utf-8")
+        heads = list(RULE_RE.finditer(text))
+        for i, m in enumerate(heads):
+            body = text[m.end(): heads[i + 1].start() if i + 1 < len(heads) else len(text)]
+            body = re.split(r"^\S", body, maxsplit=1, flags=re.M)[0]  # up to the next top-level statement
+            cmd = re.search(r"\{PETRA\}\s+([\w-]+)", body)
+            params: set[str] = set()
+            pm = re.search(r"^(\s+)params:\s*\n((?:\1\s+.*\n|\s*\n)*)", body, re.M)
+            if pm:
+                params = set(re.findall(r"^\s+(\w+)\s*=", pm.group(2), re.M))
+            rules[m.group(1)] = {"command": cmd.group(1) if cmd else None, "params": params, "file": smk.name}
+    return rules
+
+
+def dvc_stages(project: Path) -> dict[str, dict]:
+    spec = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))
+    out: dict[str, dict] = {}
+    for name, st in spec["stages"].items():
+        cmds = st["do"]["cmd"] if "do" in st else st["cmd"]
+        cmds = cmds if isinstance(cmds, list) else [cmds]
+        sub = None
+        for c in cmds:
+            m = re.search(r"\bpetra\s+(?:--(?:profile|params)\s+\S+\s+)*([\w-]+)", c)
+            sub = sub or (m.group(1) if m else None)
+        keys: set[str] = set()
+        for p in (st["do"] if "do" in st else st).get("params", []):
+            items = [k for v in p.values() for k in v] if isinstance(p, dict) else [p]
+            keys |= {str(k).split(".")[0].split("[")[0] for k in items}
+        out[name] = {"command": sub, "params": keys}
+    return out
+
+
+def test_every_petra_rule_has_a_dvc_stage_with_the_same_command_and_params(project_root):
+    import petra.config
+
+    sections = set(petra.config.load(project_root / "params.yaml"))
+    rules = {n: r for n, r in smk_rules(project_root).items() if r["command"]}
+    stages = dvc_stages(project_root)
+    assert {"ingest", "frames", "align", "filter", "manifest"} <= set(rules)
+    problems = []
+    for name, rule in sorted(rules.items()):
+        st = stages.get(name)
+        if st is None:
+            problems.append(f"rule {name} ({rule['file']}): no dvc.yaml stage of that name")
+            continue
+        if st["command"] != rule["command"]:
+            problems.append(f"{name}: snakemake runs `petra {rule['command']}`, dvc runs `petra {st['command']}`")
+        smk_sections = rule["params"] & sections
+        if smk_sections != st["params"]:
+            problems.append(f"{name}: params sections differ: snakemake {sorted(smk_sections)} vs dvc {sorted(st['params'])}")
+    for name in sorted(set(stages) - set(rules)):
+        problems.append(f"dvc stage {name}: no Snakemake rule of that name runs petra")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_agreement_check_notices_a_mismatch(project_root, tmp_path):
+    shutil.copytree(project_root / "workflow" / "rules", tmp_path / "workflow" / "rules")
+    text = (project_root / "dvc.yaml").read_text(encoding="utf-8").replace("      - align\n", "      - frames\n", 1)
+    (tmp_path / "dvc.yaml").write_text(text, encoding="utf-8")
+    assert smk_rules(tmp_path)["align"]["params"] == {"align"}
+    assert dvc_stages(tmp_path)["align"]["params"] == {"frames"}
+
+
+def test_dvc_reads_the_pipeline(project_root):
+    if shutil.which("dvc") is None:
+        pytest.skip("dvc not installed")
+    res = subprocess.run(["dvc", "dag", "--dot"], cwd=project_root, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    for a, b in [("ingest", "frames"), ("frames", "align"), ("align", "filter"), ("filter", "manifest")]:
+        assert re.search(rf'"?{a}"?\s*->\s*"?{b}"?', res.stdout), (a, b, res.stdout)
+    remote = subprocess.run(["dvc", "remote", "default"], cwd=project_root, capture_output=True, text=True)
+    assert remote.stdout.strip() == "local"
+
+
+def test_dvc_repro_then_status_on_a_tiny_profile(project_root, sample_root, tmp_path):
+    """`dvc repro manifest` runs the data stages; `dvc status` is clean, then sees a params edit."""
+    if shutil.which("dvc") is None:
+        pytest.skip("dvc not installed")
+    import os
+
+    import petra.config
+
+    cfg = petra.config.load(project_root / "params.yaml", "smoke")
+    cfg["paths"] = {"data": "data", "reports": "reports", "models": "models"}
+    cfg["dataset"] = {**cfg["dataset"], "mirror": str(sample_root), "identities": 2}
+    cfg["frames"] = {**cfg["frames"], "max_per_video": 2}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    shutil.copy(project_root / "dvc.yaml", tmp_path / "dvc.yaml")
+    shutil.copytree(project_root / "src", tmp_path / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+
+    def dvc(*args: str) -> str:
+        res = subprocess.run(["dvc", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+        return res.stdout
+
+    dvc("init", "--no-scm", "-q")
+    dvc("remote", "add", "-d", "local", str(tmp_path / "remote"))
+    dvc("repro", "manifest")
+    m = pd.read_parquet(tmp_path / "data/manifests/frames.parquet")
+    assert m["identity"].nunique() == 2
+    assert "up to date" in dvc("status", "--with-deps", "manifest")
+    dvc("push", "manifest")
+    assert any((tmp_path / "remote").rglob("*"))
+    cfg["filter"]["max_yaw"] = 40.0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    status = dvc("status", "--with-deps", "manifest")
+    changed = set(re.findall(r"^(\w+):\s*$", status, re.M))
+    assert changed == {"filter"}, status
