@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 from typing import Sequence
 
 from .errors import PetraError
@@ -59,7 +61,28 @@ def _hoist_global_options(argv: list[str]) -> list[str]:
     return argv[:1] + front + argv[1:] if argv else front
 
 
+def _route_native_stderr() -> None:
+    """Keep Python's stderr (progress bars, petra's one-line errors) and drop what native
+    libraries write to fd 2 from their own threads (MediaPipe/TFLite/absl start-up logs).
+    Set PETRA_NATIVE_LOGS=1 to see them."""
+    if os.environ.get("PETRA_NATIVE_LOGS") == "1":
+        return
+    try:
+        sys.stderr.flush()
+        keep = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        sys.stderr = os.fdopen(keep, "w", buffering=1, encoding="utf-8", errors="replace")
+    except OSError:  # no fd 2 (embedded use): nothing to route
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the console command, not a test calling main([...])
+        _route_native_stderr()
+        # mediapipe 0.10.14 calls a protobuf API deprecated since its release
+        warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
     argv = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     # Let the chosen module add its own arguments before the real parse.

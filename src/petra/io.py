@@ -7,6 +7,7 @@ place, so an interrupted run never leaves a truncated output behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -70,6 +71,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, streamed (checkpoints and clips can be large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_write(path, "w") as fh:
         fh.write(text)
@@ -111,3 +121,25 @@ def rejects_frame(rows: Sequence[dict[str, Any]] = ()) -> "pd.DataFrame":  # noq
 
     df = pd.DataFrame(list(rows), columns=list(REJECT_COLUMNS))
     return df.astype({c: "string" for c in REJECT_COLUMNS})
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what C++ libraries print straight to fd 2 (MediaPipe/TFLite start-up chatter).
+
+    Python exceptions raised inside still propagate; only the native noise that would
+    bury petra's one-line messages is dropped.
+    """
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -17,7 +17,6 @@ Converted files (``kind="converted"``) carry ``content_sha256`` instead: a hash 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MissingWeightsError, PetraError
+from .io import sha256_file  # noqa: F401  (re-exported: weights.sha256_file)
 
 
 @dataclass(frozen=True)
@@ -235,14 +235,6 @@ def destination(cfg: Mapping[str, Any] | None, name: str) -> Path:
 
 
 # --- integrity --------------------------------------------------------------------------
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
 

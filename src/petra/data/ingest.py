@@ -7,26 +7,18 @@ that is not a usable video becomes an ``ingest`` reject and never reaches a job.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import urllib.request
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..errors import InputError
+from ..io import sha256_file  # noqa: F401  (re-exported: ingest.sha256_file)
 
 VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 SAMPLE_SOURCES = Path(__file__).with_name("sample_sources.tsv")
 LISTING_COLUMNS = ["shard", "identity", "video", "path", "source", "official_split", "width", "height",
                    "fps", "duration_s", "rotation"]
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _videos_in(folder: Path) -> list[Path]:

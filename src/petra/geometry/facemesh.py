@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NoFaceError
+from ..io import quiet_native_stderr
 from .canonical import N_REFINED
 
 
@@ -27,13 +28,15 @@ class FaceMesh:
         import mediapipe as mp
 
         self.static = static
-        self._mesh: Any = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=static,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
-        )
+        self._warm = False  # the graph logs from native threads on its first frame too
+        with quiet_native_stderr():
+            self._mesh: Any = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=min_confidence,
+                min_tracking_confidence=min_confidence,
+            )
 
     def close(self) -> None:
         self._mesh.close()
@@ -63,7 +66,12 @@ class FaceMesh:
 
     def _run(self, rgb: np.ndarray) -> np.ndarray | None:
         h, w = rgb.shape[:2]
-        res = self._mesh.process(np.ascontiguousarray(rgb))
+        if self._warm:
+            res = self._mesh.process(np.ascontiguousarray(rgb))
+        else:
+            with quiet_native_stderr():
+                res = self._mesh.process(np.ascontiguousarray(rgb))
+            self._warm = True
         if not res.multi_face_landmarks:
             return None
         lm = res.multi_face_landmarks[0].landmark

@@ -12,7 +12,6 @@ Arrays for the ReStyle backends: ``w`` [N, n_latent, 512] and, with flips,
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,11 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import atomic_path, write_text
+from ..io import sha256_file
 
 
 def shard_path(folder: str | Path, i: int) -> Path:
     return Path(folder) / f"shard-{i:05d}.pt"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_shard(path: str | Path, keys: Sequence[str], arrays: Mapping[str, Any]) -> None:
@@ -46,7 +38,7 @@ def write_shard(path: str | Path, keys: Sequence[str], arrays: Mapping[str, Any]
             raise ValueError(f"{path}: array {name!r} has {len(t)} rows for {len(keys)} keys")
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
     write_text(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
 
 
@@ -58,7 +50,7 @@ def read_shard(path: str | Path) -> dict[str, Any]:
     side = path.with_name(path.name + ".sha256")
     if not path.is_file() or not side.is_file():
         raise InputError(path, "latent shard or its .sha256 is missing")
-    if _sha256(path) != side.read_text().split()[0]:
+    if sha256_file(path) != side.read_text().split()[0]:
         raise InputError(path, "latent shard sha256 mismatch (corrupt or replaced)")
     return torch.load(path, map_location="cpu", weights_only=True)
 

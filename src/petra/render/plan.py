@@ -103,7 +103,9 @@ def person_and_nearest(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import cv2
     import mediapipe as mp
 
-    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+    from ..io import quiet_native_stderr
+
+    with quiet_native_stderr(), mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
         person = seg.process(np.ascontiguousarray(rgb)).segmentation_mask > 0.5
     # the mask is soft at the silhouette: pull it in so edge background counts as background
     k = max(3, (max(rgb.shape[:2]) // 64) | 1)

@@ -8,7 +8,6 @@ records its digest; loading checks it, so a truncated or swapped file fails loud
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -17,17 +16,10 @@ from typing import Any
 
 from ..errors import InputError
 from ..io import atomic_path, write_text
+from ..io import sha256_file
 
 FORMAT = "petra-train-1"
 _NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def checkpoint_path(run_dir: str | Path, step: int) -> Path:
