@@ -4,14 +4,18 @@
 
 * E_i is not a network: it is the frozen mesh fit of the target (canonical
   identity shape, pose, placement) and the target image itself as texture.
-* :class:`MotionEncoder` (E_m) reads the *source* mesh fit — canonical points
-  (pose removed), head pose and iris offsets — and returns a motion
-  descriptor ``[B, D]``; the CosFace loss compares their directions (it
-  normalises), while M reads them unnormalised (normalising here slowed
-  learning of small expression changes ~10x in tests).
-* :class:`MeshMapper` (M) maps ``E_m(s) ⊕ E_i(t)`` to the output mesh:
-  canonical points = the target's points + a learned expression offset (so the
-  target's proportions are the default), plus output pose and iris offsets.
+* :class:`MotionEncoder` (E_m) reads the *source* mesh fit — its expression
+  (canonical points minus their affine neutral, :func:`petra.geometry.motion.neutral_shape`,
+  so the person's own proportions do not enter), head pose and iris offsets —
+  and returns a motion descriptor ``[B, D]``. Fed the raw canonical points
+  (×10, cm), the identity's ±80 offsets dominated the MLP and every descriptor
+  pointed the same way (CosFace sat at log(1 + 8e)); the expression input and a
+  bias-free last layer keep descriptors apart. The CosFace loss compares their
+  directions (it normalises); M reads them unnormalised.
+* :class:`MeshMapper` (M) maps ``E_m(s) ⊕ E_i(t)`` to the output mesh as a
+  *residual* on a base mesh: the hand-made retargeted transfer
+  (:func:`petra.geometry.motion.compose_params`, computed by the recipe) when
+  given, else the target's points; plus a pose correction and iris offsets.
 * :class:`RefineNet` (the "Gen" variant's tuned G) is a small U-Net applied after
   the warp renderer; it predicts an RGB residual and a blend mask, aimed at what
   warping cannot do (mouth interior, disocclusions, seams).
@@ -21,11 +25,15 @@ pose ``[B, 3]`` (yaw, pitch, roll in degrees / 30), irises ``[B, 4]``.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
+import numpy as np
 import torch
 from torch import nn
 
 N_POINTS = 478
-POSE_SCALE = 30.0  # degrees per unit of the pose input/output
+POSE_SCALE = 30.0  # degrees per unit of the pose input
+POSE_RESIDUAL = 3.0  # degrees per unit of M's pose correction (the source's pose is already right)
 
 
 def mlp(sizes: list[int], act: type[nn.Module] = nn.SiLU) -> nn.Sequential:
@@ -38,11 +46,29 @@ def mlp(sizes: list[int], act: type[nn.Module] = nn.SiLU) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@lru_cache(maxsize=1)
+def neutral_matrix() -> np.ndarray:
+    """``[478, 478]`` matrix N with ``neutral_shape(shape) == N @ shape`` (per axis).
+
+    :func:`petra.geometry.motion.neutral_shape` is linear in the shape and treats
+    the three axes alike, so applying it to unit columns gives its matrix; torch can
+    then take the expression (``shape - N @ shape``) of M's output with gradients.
+    """
+    from ..geometry.motion import neutral_shape
+
+    mat = np.zeros((N_POINTS, N_POINTS))
+    for j in range(N_POINTS):
+        e = np.zeros((N_POINTS, 3))
+        e[j] = 1.0
+        mat[:, j] = neutral_shape(e)[:, 0]
+    return mat
+
+
 class MotionEncoder(nn.Module):
     """E_m: source mesh fit → motion descriptor ``[B, dim]``.
 
-    The canonical points are centred per sample before the MLP so that global
-    placement does not leak into the descriptor; pose and irises enter as is.
+    Reads the expression ``canon - neutral(canon)`` (cm ×10: the identity's affine
+    proportions removed, see the module docstring), pose / 30° and iris offsets.
     """
 
     def __init__(self, dim: int = 64, hidden: int = 256, n_points: int = N_POINTS) -> None:
@@ -50,21 +76,27 @@ class MotionEncoder(nn.Module):
         self.dim = dim
         self.n_points = n_points
         self.net = mlp([n_points * 3 + 3 + 4, hidden, hidden, dim])
+        self.net[-1] = nn.Linear(hidden, dim, bias=False)  # no shared offset all descriptors could point along
+        self.register_buffer("neutral", torch.from_numpy(neutral_matrix()).float(), persistent=False)
+
+    def expression(self, canon: torch.Tensor) -> torch.Tensor:
+        """``canon - neutral_shape(canon)`` for a batch ``[B, 478, 3]``."""
+        return canon - torch.einsum("ij,bjc->bic", self.neutral, canon)
 
     def forward(self, canon: torch.Tensor, pose: torch.Tensor, iris: torch.Tensor) -> torch.Tensor:
         assert canon.shape[1:] == (self.n_points, 3), canon.shape
-        c = canon - canon.mean(dim=1, keepdim=True)
-        x = torch.cat([c.flatten(1) * 10.0, pose / POSE_SCALE, iris * 10.0], dim=1)
+        x = torch.cat([self.expression(canon).flatten(1) * 10.0, pose / POSE_SCALE, iris * 10.0], dim=1)
         return self.net(x)
 
 
 class MeshMapper(nn.Module):
-    """M: ``E_m(s) ⊕ E_i(t)`` → output canonical points, pose and iris offsets.
+    """M: ``E_m(s) ⊕ E_i(t)`` → output canonical points, pose correction and iris offsets.
 
     E_i(t) enters as the target's centred canonical points (its proportions). The
-    heads start at zero: output = the target's shape (its proportions) and, in
-    the recipe, the source's pose; training learns the expression offset and a
-    pose correction.
+    output points are ``base`` + a learned residual, where ``base`` is the hand-made
+    transfer's canonical mesh (target identity + retargeted source expression; the
+    recipe computes it) or, without one, the target's own points. The heads start
+    at zero, so an untrained M *is* the hand-made transfer (with the source's pose).
     """
 
     def __init__(self, motion_dim: int = 64, id_dim: int = 64, hidden: int = 256, n_points: int = N_POINTS) -> None:
@@ -80,12 +112,13 @@ class MeshMapper(nn.Module):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
 
-    def forward(self, motion: torch.Tensor, t_canon: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns (canon_out [B,478,3], pose_out [B,3] degrees, iris_out [B,4])."""
+    def forward(self, motion: torch.Tensor, t_canon: torch.Tensor, base: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (canon_out [B,478,3] = base + residual, pose correction [B,3] degrees, iris_out [B,4])."""
         c = t_canon - t_canon.mean(dim=1, keepdim=True)
         h = self.act(self.trunk(torch.cat([motion, self.id_proj(c.flatten(1) * 10.0)], dim=1)))
-        canon = t_canon + self.expr(h).view(-1, self.n_points, 3) * 0.1
-        return canon, self.pose(h) * POSE_SCALE, self.iris(h) * 0.1
+        canon = (t_canon if base is None else base) + self.expr(h).view(-1, self.n_points, 3) * 0.1
+        return canon, self.pose(h) * POSE_RESIDUAL, self.iris(h) * 0.1
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:

@@ -3,9 +3,16 @@
 * E_i(t): the frozen mesh fit of the target (:mod:`petra.latents.mesh`, cached per
   manifest frame) and the target crop itself as texture.
 * E_m, M (and the "Gen" refinement net R): :mod:`petra.train.mesh_nets`.
-* G: :func:`petra.train.mesh_warp.warp_by_points` moves the target's mesh points
-  onto the output mesh (projected with the target's scale and placement and the
-  output pose), then R refines it in the ``gen`` variant.
+* the base mesh: the hand-made transfer of :mod:`petra.geometry.motion`
+  (:func:`~petra.geometry.motion.compose_params`: target identity + retargeted
+  source expression, and the crop placement), the same computation as
+  ``mesh-relative`` / ``mesh-absolute`` (``train_mesh.inference`` picks the mode;
+  relative uses the driving video's first frame, in training the frame t_A of the
+  source's own video). M adds a zero-initialised residual and a pose correction on
+  top of the *source's* head pose, so an untrained model is the hand-made transfer
+  with the source's absolute pose;
+* G: :mod:`petra.render.torch_warp` moves the target's mesh points onto the output
+  mesh (the base placement, the output pose), then R refines it in the ``gen`` variant.
 
 Loss terms of one :class:`~petra.train.sampler.PairBatch` (weights in
 ``params.yaml: train_mesh.weights``; zero weight = not computed):
@@ -26,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -37,6 +44,9 @@ from . import losses as L
 from .mesh_nets import MeshMapper, MotionEncoder, PatchDiscriminator, RefineNet
 from .mesh_warp import polygon_mask, project, warp_by_points
 from .sampler import PairBatch
+
+if TYPE_CHECKING:
+    from ..geometry.motion import FaceParams
 
 MESH_TERMS = ("l2", "lpips", "l2_crop", "lpips_crop", "landmark", "id_shape", "cos", "l1", "adv")
 
@@ -56,6 +66,7 @@ class MeshOptions:
     cos_a: float = 5.0              # CosFace scale
     cos_b: float = 0.2              # CosFace margin
     fits: str | None = None         # mesh-fit file (default <data>/latents/mesh_fits.npz)
+    inference: str = "relative"     # base transfer mode: relative (vs a reference frame) | absolute
     weights: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -65,6 +76,46 @@ class MeshOptions:
 
     def w(self, term: str) -> float:
         return float(self.weights.get(term, 0.0))
+
+
+def max_shift_px(cfg: Mapping[str, Any]) -> float:
+    """``mesh.max_shift`` (fraction of the crop) in aligned-crop pixels, as ``mesh-relative`` uses it."""
+    return float((cfg.get("mesh") or {}).get("max_shift", 0.06)) * float(cfg["align"]["size"])
+
+
+def face_params(f: Mapping[str, torch.Tensor], i: int) -> "FaceParams":
+    """Row ``i`` of a fit batch as the geometry module's :class:`~petra.geometry.motion.FaceParams`."""
+    from ..geometry.frame import Similarity
+    from ..geometry.motion import FaceParams, neutral_shape
+
+    canon = f["canon"][i].detach().cpu().double().numpy()
+    pose = Similarity(float(f["scale"][i]), f["rotation"][i].detach().cpu().double().numpy(),
+                      f["translation"][i].detach().cpu().double().numpy())
+    return FaceParams(pose, canon, neutral_shape(canon))
+
+
+def hand_made(tgt: Mapping[str, torch.Tensor], src: Mapping[str, torch.Tensor],
+              ref: Mapping[str, torch.Tensor] | None, mode: str, max_shift: float | None) -> dict[str, torch.Tensor]:
+    """The hand-made transfer per row (:func:`petra.geometry.motion.compose_params`).
+
+    Returns the base canonical mesh ``canon`` [B,478,3] and the placement ``scale`` [B],
+    ``translation`` [B,3] (the similarity's rotation is not used: M poses the mesh with
+    the source's own head pose). ``ref`` None in relative mode = the source itself.
+    """
+    from ..geometry.motion import compose_params
+
+    canon, scale, trans = [], [], []
+    for i in range(len(tgt["canon"])):
+        r = face_params(ref, i) if ref is not None else None
+        pose, shape = compose_params(face_params(tgt, i), face_params(src, i), r, mode,  # type: ignore[arg-type]
+                                     max_shift=max_shift)
+        canon.append(shape)
+        scale.append(pose.scale)
+        trans.append(pose.translation)
+    dev = tgt["canon"].device
+    return {"canon": torch.as_tensor(np.stack(canon), dtype=torch.float32, device=dev),
+            "scale": torch.as_tensor(np.asarray(scale), dtype=torch.float32, device=dev),
+            "translation": torch.as_tensor(np.stack(trans), dtype=torch.float32, device=dev)}
 
 
 def _rigid_index() -> torch.Tensor:
@@ -83,9 +134,10 @@ class MeshRecipe:
     """E_m, M (and R) over cached mesh fits; see the module docstring."""
 
     def __init__(self, opts: MeshOptions, fits: MeshFits, align_size: int, lpips_fn: Any = None,
-                 device: str | torch.device = "cpu", seed: int = 0) -> None:
+                 device: str | torch.device = "cpu", seed: int = 0, max_shift: float | None = None) -> None:
         torch.manual_seed(seed)
         self.opts = opts
+        self.max_shift = max_shift  # px at align_size (mesh.max_shift): the base transfer's shift clamp
         self.fits = fits
         self.align_size = int(align_size)
         self.device = torch.device(device)
@@ -98,7 +150,7 @@ class MeshRecipe:
         self.rigid = _rigid_index().to(self.device)
         self.mouth = _mouth_loop()
         self._fit_t = {k: torch.from_numpy(np.ascontiguousarray(fits.arrays[k])).float()
-                       for k in ("points", "canon", "scale", "translation", "pose")}
+                       for k in ("points", "canon", "scale", "rotation", "translation", "pose")}
 
     # -- the contract of petra.train.recipe.Recipe ---------------------------------
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -144,13 +196,23 @@ class MeshRecipe:
         """E_m on a mesh (canonical points [B,478,3], pose [B,3] degrees)."""
         return self.E_m(canon, pose, _iris(canon))
 
-    def forward_mesh(self, src: Mapping[str, torch.Tensor], tgt: Mapping[str, torch.Tensor], size: int
+    def base(self, src: Mapping[str, torch.Tensor], tgt: Mapping[str, torch.Tensor],
+             ref: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """The hand-made transfer (:func:`hand_made`) in this recipe's mode; ``ref`` only matters in relative mode."""
+        mode = self.opts.inference
+        if mode not in ("relative", "absolute"):
+            raise ValueError(f"train_mesh.inference must be relative or absolute, not {mode!r}")
+        return hand_made(tgt, src, ref if mode == "relative" else None, mode, self.max_shift)
+
+    def forward_mesh(self, src: Mapping[str, torch.Tensor], tgt: Mapping[str, torch.Tensor], size: int,
+                     ref: Mapping[str, torch.Tensor] | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """M(E_m(s) ⊕ E_i(t)) -> (canon_out, pose_out, image points [B,478,3] at ``size`` px, motion)."""
+        """M(E_m(s) ⊕ E_i(t)) on the hand-made base -> (canon_out, pose_out, image points [B,478,3] at ``size`` px, motion)."""
+        b = self.base(src, tgt, ref)
         z = self.motion(src["canon"], src["pose"])
-        canon, dpose, _ = self.M(z, tgt["canon"])
+        canon, dpose, _ = self.M(z, tgt["canon"], b["canon"])
         pose = src["pose"] + dpose
-        pts = project(canon, pose, tgt["scale"], tgt["translation"]) * (size / self.align_size)
+        pts = project(canon, pose, b["scale"], b["translation"]) * (size / self.align_size)
         return canon, pose, pts, z
 
     def render(self, t_img: torch.Tensor, t_pts: torch.Tensor, out_pts: torch.Tensor,
@@ -182,7 +244,9 @@ class MeshRecipe:
         size = batch["s_A"].shape[-1]
         k = size / self.align_size
         f = {r: self.fit_tensors([row["aligned_path"] for row in batch.rows[r]]) for r in ("s_A", "t_A", "s_R", "t_R")}
-        canon_aa, pose_aa, pts_aa, z_sa = self.forward_mesh(f["s_A"], f["t_A"], size)
+        # t_A (a frame of s_A's video) is the relative base's reference, as the driving video's
+        # first frame is at evaluation (where, in self-reenactment, it is also the target)
+        canon_aa, pose_aa, pts_aa, z_sa = self.forward_mesh(f["s_A"], f["t_A"], size, f["t_A"])
         terms: dict[str, torch.Tensor] = {}
         weights = L.LossWeights(**{t: o.w(t) for t in ("l2", "lpips", "l2_crop", "lpips_crop")}, id=0.0, cos=0.0)
         need_img = any(o.w(t) for t in ("l2", "lpips", "l2_crop", "lpips_crop", "l1", "adv"))
@@ -198,7 +262,7 @@ class MeshRecipe:
             terms["landmark"] = (pts_aa[..., :2] - f["s_A"]["points"][..., :2] * k).norm(dim=-1).mean() / size
         need_cross = o.w("id_shape") or o.w("cos") or not train
         if need_cross:
-            canon_ar, pose_ar, _, _ = self.forward_mesh(f["s_A"], f["t_R"], size)
+            canon_ar, pose_ar, _, _ = self.forward_mesh(f["s_A"], f["t_R"], size, f["t_A"])
             terms["id_shape"] = (canon_ar[:, self.rigid] - f["t_R"]["canon"][:, self.rigid]).pow(2).sum(-1).mean()
             if o.w("cos") or not train:
                 z_aa = self.motion(canon_aa, pose_aa)
@@ -264,7 +328,8 @@ def build(cfg: Mapping[str, Any], train_params: Mapping[str, Any], device: str |
         from ..models.lpips import load_lpips
 
         lpips_fn = load_lpips(train_params.get("lpips_net", "alex"), cfg=cfg).to(device)
-    return MeshRecipe(opts, fits, cfg["align"]["size"], lpips_fn, device, int(train_params.get("seed", 0)))
+    return MeshRecipe(opts, fits, cfg["align"]["size"], lpips_fn, device, int(train_params.get("seed", 0)),
+                      max_shift_px(cfg))
 
 
 def checkpoint_dir(cfg: Mapping[str, Any], method: str) -> Path:

@@ -1,9 +1,11 @@
 """The trained mesh variants as :class:`petra.methods.Reenactor` s: mesh-ours, -ours-cos, -ours-gen.
 
 ``set_target`` is E_i (one MediaPipe fit of the target crop, kept with the crop as
-texture); ``drive`` fits the driving crop, runs E_m and M and renders with the
-same warp (and refinement net) as training, at the crop's full size. A driving
-frame without a detectable face gives the previous output (or the target).
+texture); ``drive`` fits the driving crop, computes the hand-made transfer
+(relative to the driving video's first frame with ``train_mesh.inference:
+relative``, as trained), runs E_m and M on top of it and renders with the same
+warp (and refinement net) as training, at the crop's full size. A driving frame
+without a detectable face gives the previous output (or the target).
 """
 from __future__ import annotations
 
@@ -35,13 +37,10 @@ class MeshOurs:
 
     def __init__(self, cfg: Mapping[str, Any], method: str, checkpoint: str | Path | None = None) -> None:
         from .checkpoint import load_checkpoint
-        from .mesh_recipe import MeshOptions, MeshRecipe
+        from .mesh_recipe import MeshOptions, MeshRecipe, max_shift_px
         from .mesh_train import mesh_variant_params
 
         self.name = method
-        # absolute: g = G(M(E_m(s) ⊕ E_i(t))) as trained; relative: the expression part is
-        # measured against the driving video's first frame (set_reference)
-        self.mode = str((cfg.get("train_mesh") or {}).get("inference", "relative"))
         self._ref: dict[str, torch.Tensor] | None = None
         variant = method.removeprefix("mesh-")
         path = Path(checkpoint) if checkpoint else find_checkpoint(cfg, method)
@@ -49,7 +48,9 @@ class MeshOurs:
         params = obj["config"].get("params") or {}
         mesh = params.get("train_mesh") or mesh_variant_params(cfg, variant)["train_mesh"]
         opts = MeshOptions.from_params(mesh)  # the architecture the checkpoint was trained with
-        self.recipe = MeshRecipe(opts, _EmptyFits(), cfg["align"]["size"], None, "cpu")
+        # the base transfer's mode (relative: vs the driving video's first frame) is the one trained with
+        self.mode = opts.inference
+        self.recipe = MeshRecipe(opts, _EmptyFits(), cfg["align"]["size"], None, "cpu", max_shift=max_shift_px(cfg))
         self.recipe.load_state_dict(obj["parts"])
         self.recipe.train(False)
         self.checkpoint = path
@@ -66,7 +67,7 @@ class MeshOurs:
             self._mesh = FaceMesh(static=True)
         f = fit_image(rgb, self._mesh)
         return {k: torch.as_tensor(np.asarray(getattr(f, k)), dtype=torch.float32)[None]
-                for k in ("points", "canon", "scale", "translation", "pose")}
+                for k in ("points", "canon", "scale", "rotation", "translation", "pose")}
 
     def set_target(self, target: np.ndarray) -> None:
         from ..render.warp import MeshWarper
@@ -93,23 +94,11 @@ class MeshOurs:
             s = self._fit(driving)
         except NoFaceError:
             return self._last if self._last is not None else self._target
+        if self.mode == "relative" and self._ref is None:
+            self._ref = s  # as mesh-relative: the first driving frame with a face is the reference
         size = self._t_img.shape[-1]
         k = size / self.recipe.align_size
-        canon, pose, pts, _ = self.recipe.forward_mesh(s, self._t, size)
-        if self.mode == "relative" and self._ref is not None:
-            # expression = M's output for s minus M's output for the reference frame, on the
-            # target's own shape: M's per-person bias cancels; pose stays absolute (as trained).
-            canon_ref, _, _, _ = self.recipe.forward_mesh(self._ref, self._t, size)
-            from .mesh_warp import project
-
-            canon = self._t["canon"] + (canon - canon_ref)
-            # placement (scale, 2D shift) also relative, as mesh-relative: aligned crops move
-            # with the face's own expression (the FFHQ quad follows eyes and mouth)
-            r, t = self._ref, self._t
-            scale = t["scale"] * s["scale"] / r["scale"]
-            trans = t["translation"] + (s["translation"] - r["translation"]) * (t["scale"] / r["scale"])[:, None]
-            pts = project(canon, pose, scale, trans) * k
-        pts = pts[0].double().numpy()
+        pts = self.output_mesh(s)
         o = self.recipe.opts
         if o.renderer == "mesh":  # the fast renderer: same field and layers as training's torch path
             use_d = o.mouth_from_driving
@@ -127,11 +116,23 @@ class MeshOurs:
         self._last = out
         return out
 
+    @torch.no_grad()
+    def output_mesh(self, s: dict[str, torch.Tensor]) -> np.ndarray:
+        """The output mesh [478, 3] (crop pixels) for a driving fit: M on the hand-made base.
+
+        Relative mode measures the source against the reference frame (the source
+        itself when there is none, as ``compose_params`` does).
+        """
+        assert self._t is not None and self._t_img is not None, "set_target first"
+        size = self._t_img.shape[-1]
+        _, _, pts, _ = self.recipe.forward_mesh(s, self._t, size, self._ref)
+        return pts[0].double().numpy()
+
 
 class _EmptyFits:
     """Inference needs no fit cache: fits are computed from the images."""
 
-    arrays = {k: np.zeros((0,)) for k in ("points", "canon", "scale", "translation", "pose")}
+    arrays = {k: np.zeros((0,)) for k in ("points", "canon", "scale", "rotation", "translation", "pose")}
 
     def rows(self, paths: Any) -> np.ndarray:  # pragma: no cover - never called at inference
         raise KeyError("no fit cache at inference")

@@ -56,7 +56,7 @@ def run_mesh_train(
     from ..latents.mesh import MeshFits, default_fits_path
     from ..models.lpips import load_lpips
     from .loop import setup, train_loop
-    from .mesh_recipe import MeshOptions, MeshRecipe, checkpoint_dir
+    from .mesh_recipe import MeshOptions, MeshRecipe, checkpoint_dir, max_shift_px
     from .run import log_training_run
 
     manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
@@ -74,7 +74,7 @@ def run_mesh_train(
     method = f"mesh-{variant}"
     out = Path(out_dir or checkpoint_dir(cfg, method))
     lpips_fn = load_lpips(params.get("lpips_net", "alex"), cfg=cfg) if any(opts.w(t) for t in ("lpips", "lpips_crop")) else None
-    recipe = MeshRecipe(opts, table, cfg["align"]["size"], lpips_fn, "cpu", int(params.get("seed", 0)))
+    recipe = MeshRecipe(opts, table, cfg["align"]["size"], lpips_fn, "cpu", int(params.get("seed", 0)), max_shift_px(cfg))
     state = setup(cfg, params, out, df, recipe=recipe, root=root, log=log)
     t0 = time.time()
     summary = train_loop(state)
