@@ -17,7 +17,7 @@ def empty_models_cfg(tmp_path):
 @pytest.mark.parametrize(("module", "backend", "filename", "source"), [
     ("pose", "hopenet", "hopenet_robust_alpha1.pkl", "deep-head-pose"),
     ("identity", "arcface", "model_ir_se50.pth", "http"),
-    ("action_units", "opengraphau", "OpenGprahAU-ResNet50_second_stage.pth", "OpenGraphAU"),
+    ("action_units", "opengraphau", "OpenGprahAU-ResNet50_first_stage.pth", "OpenGraphAU"),
 ])
 def test_missing_thesis_weights_name_the_file_and_where_it_comes_from(empty_models_cfg, module, backend, filename,
                                                                       source):
@@ -73,3 +73,34 @@ def test_fan_landmarks_say_which_runtime_download_is_missing(empty_models_cfg):
         pytest.skip("FAN weights are cached on this machine")
     with pytest.raises(MissingWeightsError, match=r"adrianbulat\.com"):
         create("fan", empty_models_cfg)
+
+
+def test_opengraphau_backend_loads_a_released_format_checkpoint_and_scores_crops(empty_models_cfg):
+    """A checkpoint shaped like OpenGprahAU-ResNet18_first_stage.pth (random recipe weights) at the
+    registry's destination → 41 AU probabilities per crop, deterministic, different for other faces."""
+    import numpy as np
+    import torch
+
+    from petra import weights
+    from petra.evaluate.action_units import OPENGRAPHAU_NAMES, create
+    from petra.models.opengraphau import MEFARG
+    from petra.models.recipe import recipe_state_dict
+
+    torch.set_num_threads(1)
+    cfg = {**empty_models_cfg, "evaluate": {**empty_models_cfg["evaluate"], "opengraphau": {"backbone": "resnet18"}}}
+    dest = weights.destination(cfg, "opengraphau_resnet18")
+    dest.parent.mkdir(parents=True)
+    sd = recipe_state_dict(MEFARG(backbone="resnet18").state_dict())
+    torch.save({"epoch": 1, "state_dict": {f"module.{k}": v for k, v in sd.items()}}, dest)
+    au = create("opengraphau", cfg)
+    assert au.backend == "opengraphau" and len(au.names) == 41 and OPENGRAPHAU_NAMES[0] == "au1"
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(2))
+    pa, pb = au(a, None), au(b, None)
+    assert pa.shape == (41,) and np.all(np.abs(pa) <= 1.0 + 1e-6)  # cosine similarities
+    np.testing.assert_array_equal(pa, au(a.copy(), None))
+    assert np.abs(pa - pb).max() > 1e-4
+    with pytest.raises(PetraError, match="resnet50"):  # the configured backbone must match the file
+        from petra.models.opengraphau import load_opengraphau
+
+        load_opengraphau(str(dest), backbone="resnet50")

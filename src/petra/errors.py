@@ -31,3 +31,17 @@ class MultipleFacesError(InputError):
 
 class MissingWeightsError(PetraError):
     """An optional weight file is not on disk; names the file and where it goes."""
+
+
+def require_file(path: Path, kind: str) -> None:
+    """Raise a one-line :class:`InputError` unless ``path`` is a non-empty file.
+
+    Image and video readers check the same three things before decoding, so a user gets
+    the same reasons for both; ``kind`` names what was expected ("an image", "a video").
+    """
+    if not path.exists():
+        raise InputError(path, "file not found")
+    if path.is_dir():
+        raise InputError(path, f"is a directory, not {kind}")
+    if path.stat().st_size == 0:
+        raise InputError(path, "empty file")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, require_file
 
 MIN_SIDE = 64          # below this no face detector or aligner gives anything useful
 MAX_PIXELS = 80_000_000  # ~ 10k x 8k; beyond this decoding alone risks memory
@@ -52,12 +52,7 @@ def read_image(path: str | Path, min_side: int = MIN_SIDE) -> np.ndarray:
     import cv2
 
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "file not found")
-    if p.is_dir():
-        raise InputError(p, "is a directory, not an image")
-    if p.stat().st_size == 0:
-        raise InputError(p, "empty file")
+    require_file(p, "an image")
     data = np.fromfile(str(p), dtype=np.uint8)  # np.fromfile copes with non-ASCII paths
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:

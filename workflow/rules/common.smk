@@ -90,12 +90,21 @@ def eval_method_params(wildcards):
 
 def eval_method_inputs(wildcards):
     """The pair list plus what the method needs on disk (checkpoints, codes, weights)."""
-    inputs = {"pairs": f"{DATA}/eval/pairs.parquet"}
+    inputs = {"pairs": f"{DATA}/eval/pairs.parquet", "evaluator_weights": eval_evaluator_weights()}
     for fn in ("sg2_method_inputs", "mesh_method_inputs"):  # provided by train.smk / the mesh rules
         if fn in globals():
             for k, v in globals()[fn](wildcards).items():
                 inputs[f"{fn.split('_')[0]}_{k}"] = v
     return inputs
+
+
+def eval_evaluator_weights():
+    """Weight files of the thesis evaluators the profile selects (the offline ones need none)."""
+    b = config["evaluate"]["backends"]
+    files = [weight_path("hopenet")] if b["pose"] == "hopenet" else []
+    files += [weight_path("irse50_arcface")] if b["identity"] == "arcface" else []
+    files += sg2_weight_files("opengraphau") if b["au"] == "opengraphau" else []
+    return files
 
 
 def eval_evaluator_params():
@@ -115,15 +124,15 @@ REPORT_FIGURES = [
 
 # --- latents.smk / train.smk: the StyleGAN2 path (docs/gpu.md) ---
 def sg2_weight_files(*keys):
-    """StyleGAN2-path weights (generator, restyle_psp, restyle_e4e, arcface): the smoke profile's
-    random-weight files, else the official files where the registry puts them (weights.smk
-    fetches them; a missing one stops only the rules that need it, naming the file)."""
-    sg = config["stylegan2"]
-    if sg.get("smoke_weights"):
-        from petra.train.sg2_parts import smoke_file
+    """StyleGAN2-path weights (generator, restyle_psp, restyle_e4e, arcface) and the AU model
+    (opengraphau): the smoke profile's random-weight files, else the official files where the
+    registry puts them (weights.smk fetches them; a missing one stops only the rules that need
+    it, naming the file)."""
+    from petra.train.sg2_parts import registry_name, smoke_file
 
+    if config["stylegan2"].get("smoke_weights"):
         return [str(smoke_file(config, k)) for k in keys]
-    return [weight_path(sg["weights"][k]) for k in keys]
+    return [weight_path(registry_name(config, k)) for k in keys]
 
 
 def latents_weights(wildcards):

@@ -3,11 +3,12 @@
 # checkpoints here too. (The mesh fits have their own rule, latents_mesh, in train.smk.)
 rule smoke_weights:
     output:
-        sg2_weight_files("generator", "restyle_psp", "restyle_e4e", "arcface") if config["stylegan2"].get("smoke_weights") else [],
+        sg2_weight_files("generator", "restyle_psp", "restyle_e4e", "arcface", "opengraphau") if config["stylegan2"].get("smoke_weights") else [],
     log:
         f"{MODELS}/logs/smoke_weights.log",
     params:
         stylegan2=config["stylegan2"],
+        evaluate={"opengraphau": config["evaluate"]["opengraphau"]},
     shell:
         "{PETRA} smoke-weights > {log:q} 2>&1"
 

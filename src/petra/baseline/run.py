@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..data.layout import frames_manifest
 from ..io import write_parquet
 from ..latents import store as S
 from .arithmetic import pixel_key, video_neutrals
@@ -32,9 +32,7 @@ def run_baseline(cfg: Mapping[str, Any], encoder: str, manifest: str | Path | No
     from ..media import read_image
 
     t0 = time.time()
-    manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
-    if not manifest.is_file():
-        raise InputError(manifest, "manifest not found; run the data stages first")
+    manifest = frames_manifest(cfg, manifest)
     df = pd.read_parquet(manifest, columns=["aligned_path", "video"])
     store = S.LatentStore(Path(cfg["paths"]["data"]) / "latents" / encoder)
     df = df[df["aligned_path"].isin(set(store.keys()))]

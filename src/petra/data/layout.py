@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..config import data_path
+from ..errors import InputError
 
 STAGE_DIRS = {"frames": "frames", "align": "aligned", "filter": "filter"}
 
@@ -47,6 +48,15 @@ def shard_of(index: int, per_shard: int) -> str:
 
 def manifest_dir(cfg: Mapping[str, Any]) -> Path:
     return data_path(cfg, "manifests")
+
+
+def frames_manifest(cfg: Mapping[str, Any], manifest: str | Path | None = None) -> Path:
+    """``manifest``, or the manifest stage's ``frames.parquet``; checked here so every stage
+    that reads the frame list fails with the same one-line error before the data stages ran."""
+    path = Path(manifest or manifest_dir(cfg) / "frames.parquet")
+    if not path.is_file():
+        raise InputError(path, "manifest not found; run the data stages first")
+    return path
 
 
 def safe_name(name: str) -> str:

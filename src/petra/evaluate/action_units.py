@@ -1,9 +1,11 @@
 """Action-unit evaluators: OpenGraphAU (the thesis's FAU-CORR) or a named substitute.
 
-OpenGraphAU's weights cannot be fetched offline; the offline profile then uses
-``geom``: four landmark-geometry AU proxies (petra.evaluate.ratios.geometric_au),
-reported as ``geom_au_corr_<landmarks>`` — never as ``fau_corr``. ``none`` leaves
-the column out.
+``opengraphau``: the stage-1 network of :mod:`petra.models.opengraphau` (41 AU
+probabilities, backbone from ``evaluate.opengraphau.backbone``) from the weight registry,
+or the smoke profile's random-weight file → ``fau_corr_opengraphau``. Its weights cannot
+be fetched offline; the offline profile then uses ``geom``: four landmark-geometry AU
+proxies (petra.evaluate.ratios.geometric_au), reported as ``geom_au_corr_<landmarks>`` —
+never as ``fau_corr``. ``none`` leaves the column out.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
+
+from petra.models.opengraphau import AU_CODES
 
 from .ratios import GEOM_AU_NAMES, geometric_au
 
@@ -31,20 +35,25 @@ class GeometricAU:
         return None if landmarks is None else geometric_au(landmarks)
 
 
+OPENGRAPHAU_NAMES: tuple[str, ...] = tuple(code.lower() for code in AU_CODES)  # column stems: au1_drv_opengraphau …
+
+
 class OpenGraphAU:
-    """OpenGraphAU (Luo et al. 2022, ResNet-50 stage 2, 41 AUs): weights through the registry."""
+    """OpenGraphAU stage 1 (Luo et al. 2022, 41 AUs) on the aligned crop, official preprocessing."""
 
     backend = "opengraphau"
+    names = OPENGRAPHAU_NAMES
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
-        from petra import weights
+        from petra.models.opengraphau import OpenGraphAUPredictor, load_opengraphau
+        from petra.train.sg2_parts import opengraphau_backbone, weight_file
 
-        # Raises MissingWeightsError with the URL and sha256 when the file is absent.
-        self.path, self.sha256 = weights.require(cfg, "opengraphau", with_sha=True)
-        from petra.errors import PetraError
+        # MissingWeightsError names the file, its URL and the rules that need it when absent
+        self.path, sha256 = weight_file(cfg, "opengraphau")
+        self._predict = OpenGraphAUPredictor(load_opengraphau(str(self.path), sha256, opengraphau_backbone(cfg)))
 
-        raise PetraError(f"{self.path}: the OpenGraphAU network (MEFARG ResNet-50) is not ported to petra yet; "
-                         "set evaluate.backends.au to geom (landmark-geometry substitute) or none")
+    def __call__(self, rgb: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray | None:
+        return self._predict(rgb)
 
 
 def create(backend: str, cfg: Mapping[str, Any]) -> AUEvaluator | None:

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .action_units import OPENGRAPHAU_NAMES
 from .ratios import GEOM_AU_NAMES, RATIO_NAMES
 from .stats import mean_ci95, pearson
 
@@ -47,6 +48,8 @@ def per_pair(frames: pd.DataFrame) -> pd.DataFrame:
                 row[c] = float(np.nanmean(np.minimum(v, psnr_cap) if c == "psnr" else v)) if v.notna().any() else np.nan
         for tag in _tags(g.columns, RATIO_NAMES):
             row[f"fl_corr_{tag}"] = _series_corr(g, RATIO_NAMES, tag)
+        for tag in _tags(g.columns, OPENGRAPHAU_NAMES):  # FAU-CORR: all 41 AU probabilities
+            row[f"fau_corr_{tag}"] = _series_corr(g, OPENGRAPHAU_NAMES, tag)
         for tag in _tags(g.columns, GEOM_AU_NAMES):
             row[f"geom_au_corr_{tag.removeprefix('geom')}"] = _series_corr(g, GEOM_AU_NAMES, tag)
         if "face_found_out" in g:

@@ -85,3 +85,18 @@ def canonical_face() -> CanonicalFace:
     mobile = np.concatenate([loops["eye_right"], loops["eye_left"], BROW_RIGHT, BROW_LEFT])
     rigid = np.array([i for i in range(N_MESH) if v[i, 1] > -2.6 and i not in set(mobile.tolist())])
     return CanonicalFace(v, d["mirror"].astype(np.int64), d["triangles"].astype(np.int64), loops, rigid)
+
+
+def refined_vertices() -> np.ndarray:
+    """[478, 3] canonical positions of the refined mesh, cm (a fresh array).
+
+    The iris points have no canonical vertex, so each iris sits at the centre of its
+    eye loop: per-vertex fields (region weights, expression controls) then cover all
+    478 points.
+    """
+    cf = canonical_face()
+    v = np.zeros((N_REFINED, 3))
+    v[:N_MESH] = cf.vertices
+    v[IRIS_RIGHT] = cf.vertices[cf.loops["eye_right"]].mean(0)
+    v[IRIS_LEFT] = cf.vertices[cf.loops["eye_left"]].mean(0)
+    return v

@@ -33,6 +33,7 @@ from .canonical import (
     N_MESH,
     N_REFINED,
     canonical_face,
+    refined_vertices,
 )
 from .frame import Similarity, fit_similarity
 
@@ -119,10 +120,7 @@ def _ratio(a: float, b: float, lo: float = 0.5, hi: float = 2.0) -> float:
 def _region_weights() -> np.ndarray:
     """[478, 4] soft membership (global, right eye, left eye, mouth), rows sum to 1."""
     cf = canonical_face()
-    v = np.zeros((N_REFINED, 3))
-    v[:N_MESH] = cf.vertices
-    v[IRIS_RIGHT] = cf.vertices[cf.loops["eye_right"]].mean(0)
-    v[IRIS_LEFT] = cf.vertices[cf.loops["eye_left"]].mean(0)
+    v = refined_vertices()
     centres = [cf.vertices[cf.loops["eye_right"]].mean(0), cf.vertices[cf.loops["eye_left"]].mean(0),
                cf.vertices[LIPS_OUTER].mean(0)]
     sigmas = [1.3, 1.3, 2.2]

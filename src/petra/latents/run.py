@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.layout import frames_manifest
 from ..errors import InputError
 from ..io import rejects_frame, write_parquet
 from . import store
@@ -40,9 +41,7 @@ def run_latents(
     from ..media import read_image
 
     t0 = time.time()
-    manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
-    if not manifest.is_file():
-        raise InputError(manifest, "manifest not found; run the data stages first")
+    manifest = frames_manifest(cfg, manifest)
     out = Path(out_dir or latents_dir(cfg, backend))
     keys = sorted(pd.read_parquet(manifest, columns=["aligned_path"])["aligned_path"].unique())
     S = int(cfg["latents"]["shard_size"])

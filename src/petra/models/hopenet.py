@@ -16,53 +16,26 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .resnet import ResNetTrunk, block_class, resize_center_crop
+
 N_BINS = 66
 
 
-class Hopenet(nn.Module):
+class Hopenet(ResNetTrunk):
     """ResNet trunk with three 66-bin classification heads (yaw, pitch, roll)."""
 
     def __init__(self, block: Any = None, layers: tuple[int, ...] = (3, 4, 6, 3), num_bins: int = N_BINS) -> None:
-        super().__init__()
-        if block is None:
-            from torchvision.models.resnet import (
-                Bottleneck as block,  # the official block (stride on conv2)
-            )
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        super().__init__(block or block_class("bottleneck"), layers)  # the official block (stride on conv2)
         self.avgpool = nn.AvgPool2d(7)
-        feat = 512 * block.expansion
+        feat = self.num_features
         self.fc_yaw = nn.Linear(feat, num_bins)
         self.fc_pitch = nn.Linear(feat, num_bins)
         self.fc_roll = nn.Linear(feat, num_bins)
         self.fc_finetune = nn.Linear(feat + 3, 3)  # unused; present in the official checkpoint
 
-    def _make_layer(self, block: Any, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
-        downsample = None
-        if stride != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.Sequential(
-                nn.Conv2d(self.inplanes, planes * block.expansion, kernel_size=1, stride=stride, bias=False),
-                nn.BatchNorm2d(planes * block.expansion),
-            )
-        layers = [block(self.inplanes, planes, stride, downsample)]
-        self.inplanes = planes * block.expansion
-        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
-
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x [N, 3, 224, 224] → (yaw, pitch, roll) logits, each [N, 66]."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        x = self.avgpool(x).view(x.size(0), -1)
+        x = self.avgpool(self.features(x)).view(x.size(0), -1)
         return self.fc_yaw(x), self.fc_pitch(x), self.fc_roll(x)
 
 
@@ -73,21 +46,8 @@ def logits_to_degrees(logits: torch.Tensor) -> torch.Tensor:
 
 
 def preprocess(rgb: np.ndarray) -> torch.Tensor:
-    """Official test transform on an RGB uint8 face crop → [1, 3, 224, 224]."""
-    from PIL import Image
-
-    img = Image.fromarray(np.ascontiguousarray(rgb))
-    w, h = img.size
-    # torchvision Resize(224): shorter side to 224, the longer one truncated
-    size = (224, int(224 * h / w)) if w <= h else (int(224 * w / h), 224)
-    img = img.resize(size, Image.BILINEAR)
-    w, h = img.size
-    left, top = round((w - 224) / 2.0), round((h - 224) / 2.0)
-    img = img.crop((left, top, left + 224, top + 224))
-    t = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return ((t - mean) / std).unsqueeze(0)
+    """Official test transform on an RGB uint8 face crop: Resize(224) → CenterCrop(224) → [1, 3, 224, 224]."""
+    return resize_center_crop(rgb, 224, 224)
 
 
 def load_hopenet(path: str, sha256: str | None = None) -> Hopenet:

@@ -66,41 +66,42 @@ def _shortcut(in_channel: int, depth: int, stride: int) -> nn.Module:
     return nn.Sequential(nn.Conv2d(in_channel, depth, (1, 1), stride, bias=False), nn.BatchNorm2d(depth))
 
 
-class bottleneck_IR(nn.Module):
+def _res_layer(in_channel: int, depth: int, stride: int, se: bool) -> nn.Sequential:
+    """BN, 3x3 conv, PReLU, 3x3 conv (stride), BN[, SE]: keys ``res_layer.0..4`` (``.5`` = SE)."""
+    layers: list[nn.Module] = [
+        nn.BatchNorm2d(in_channel),
+        nn.Conv2d(in_channel, depth, (3, 3), (1, 1), 1, bias=False),
+        nn.PReLU(depth),
+        nn.Conv2d(depth, depth, (3, 3), stride, 1, bias=False),
+        nn.BatchNorm2d(depth),
+    ]
+    if se:
+        layers.append(SEModule(depth, 16))
+    return nn.Sequential(*layers)
+
+
+class _IRUnit(nn.Module):
+    """``shortcut_layer`` + ``res_layer``; the two official unit classes differ only in the SE gate."""
+
+    se: bool = False
+
+    def __init__(self, in_channel: int, depth: int, stride: int) -> None:
+        super().__init__()
+        self.shortcut_layer = _shortcut(in_channel, depth, stride)
+        self.res_layer = _res_layer(in_channel, depth, stride, self.se)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.res_layer(x) + self.shortcut_layer(x)
+
+
+class bottleneck_IR(_IRUnit):
     """Improved residual unit without SE."""
 
-    def __init__(self, in_channel: int, depth: int, stride: int) -> None:
-        super().__init__()
-        self.shortcut_layer = _shortcut(in_channel, depth, stride)
-        self.res_layer = nn.Sequential(
-            nn.BatchNorm2d(in_channel),
-            nn.Conv2d(in_channel, depth, (3, 3), (1, 1), 1, bias=False),
-            nn.PReLU(depth),
-            nn.Conv2d(depth, depth, (3, 3), stride, 1, bias=False),
-            nn.BatchNorm2d(depth),
-        )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.res_layer(x) + self.shortcut_layer(x)
-
-
-class bottleneck_IR_SE(nn.Module):
+class bottleneck_IR_SE(_IRUnit):
     """Improved residual unit with a squeeze-and-excitation gate (reduction 16)."""
 
-    def __init__(self, in_channel: int, depth: int, stride: int) -> None:
-        super().__init__()
-        self.shortcut_layer = _shortcut(in_channel, depth, stride)
-        self.res_layer = nn.Sequential(
-            nn.BatchNorm2d(in_channel),
-            nn.Conv2d(in_channel, depth, (3, 3), (1, 1), 1, bias=False),
-            nn.PReLU(depth),
-            nn.Conv2d(depth, depth, (3, 3), stride, 1, bias=False),
-            nn.BatchNorm2d(depth),
-            SEModule(depth, 16),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.res_layer(x) + self.shortcut_layer(x)
+    se = True
 
 
 def make_input_layer(input_nc: int) -> nn.Sequential:

@@ -31,8 +31,8 @@ from .stylegan2 import Generator
 N_ITERS_DEFAULT = 5
 
 
-class BackboneEncoder(nn.Module):
-    """ReStyle-pSp encoder: every style from its own map2style head on the 16² map."""
+class _Backbone(nn.Module):
+    """The layout both ReStyle encoders share: ``input_layer``, ``body``, one ``styles`` head per W (16² map)."""
 
     def __init__(self, num_layers: int = 50, mode: str = "ir_se", n_styles: int = 18, input_nc: int = 6) -> None:
         super().__init__()
@@ -41,13 +41,17 @@ class BackboneEncoder(nn.Module):
         self.style_count = n_styles
         self.styles = nn.ModuleList(GradualStyleBlock(512, 512, 16) for _ in range(n_styles))
 
+
+class BackboneEncoder(_Backbone):
+    """ReStyle-pSp encoder: every style from its own map2style head on the 16² map."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [N, input_nc, 256, 256] → residual W+ [N, n_styles, 512]."""
         x = self.body(self.input_layer(x))
         return torch.stack([s(x) for s in self.styles], dim=1)
 
 
-class ProgressiveBackboneEncoder(nn.Module):
+class ProgressiveBackboneEncoder(_Backbone):
     """ReStyle-e4e encoder: w0 from ``styles[0]`` broadcast, plus deltas from the other heads.
 
     ``progressive_stage`` = number of deltas in use (18 = the official ``Inference`` stage:
@@ -57,11 +61,7 @@ class ProgressiveBackboneEncoder(nn.Module):
     INFERENCE_STAGE = 18
 
     def __init__(self, num_layers: int = 50, mode: str = "ir_se", n_styles: int = 18, input_nc: int = 6) -> None:
-        super().__init__()
-        self.input_layer = make_input_layer(input_nc)
-        self.body = make_body(num_layers, mode)
-        self.style_count = n_styles
-        self.styles = nn.ModuleList(GradualStyleBlock(512, 512, 16) for _ in range(n_styles))
+        super().__init__(num_layers, mode, n_styles, input_nc)
         self.progressive_stage = self.INFERENCE_STAGE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ the ratios of manifest landmarks for the retrieval figure.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from petra.evaluate.ratios import RATIO_NAMES, landmark_ratios
 from petra.io import atomic_path
 
 CELL = 128  # px per thumbnail
+Block = tuple[str, list[str], list[list[np.ndarray]]]  # (title, row labels, rows of thumbnails)
 
 
 def _mpl():
@@ -52,7 +53,7 @@ def _mosaic(rows: list[list[np.ndarray]]) -> np.ndarray:
     return np.concatenate([np.concatenate(r + [blank] * (w - len(r)), axis=1) for r in rows], axis=0)
 
 
-def _grid_figure(blocks: list[tuple[str, list[str], list[list[np.ndarray]]]], path: Path, col_title: str) -> None:
+def _grid_figure(blocks: list[Block], path: Path, col_title: str) -> None:
     """blocks: (title, row labels, rows of thumbnails); one image per block, stacked."""
     plt = _mpl()
     if not blocks:  # e.g. no self pairs in a tiny profile: say so instead of failing the report
@@ -84,40 +85,50 @@ def _outputs(frames: dict[str, pd.DataFrame], method: str, pair_id: str) -> dict
     return dict(zip(g["frame_index"].astype(int), g["output_path"]))
 
 
-def cross_grid(pairs: pd.DataFrame, frames: dict[str, pd.DataFrame], path: Path, root: Path,
-               n_pairs: int = 3, n_frames: int = 6) -> Path:
-    """Per cross pair: target + driving frames on top, one row of outputs per method."""
+# Per pair kind: top-row label, block title from (pair_id, the pair's rows), figure title.
+_PAIR_FIGURES: dict[str, tuple[str, Callable[[str, pd.DataFrame], str], str]] = {
+    "cross": ("target | driving",
+              lambda pid, g: f"{pid}: {g['target_identity'].iloc[0]} driven by {g['driving_video'].iloc[0]}",
+              "Cross-reenactment (first column: target; top row: driving frames)"),
+    "self": ("source | ground truth",
+             lambda pid, g: f"{pid}: {g['driving_video'].iloc[0]}",
+             "Self-reenactment (first column: source frame; top row: ground truth)"),
+}
+
+
+def _pair_figure(kind: str, pairs: pd.DataFrame, frames: dict[str, pd.DataFrame], path: Path, root: Path,
+                 n_pairs: int, n_frames: int) -> Path:
+    """One block per pair of ``kind``: target + driving frames on top, one row of outputs per method.
+
+    The cross grid and the self strip differ only in the pair kind and the labels
+    (:data:`_PAIR_FIGURES`), so both are drawn here.
+    """
+    top_label, title, col_title = _PAIR_FIGURES[kind]
     blocks = []
-    for pid in sorted(pairs.loc[pairs["kind"] == "cross", "pair_id"].unique())[:n_pairs]:
+    for pid in sorted(pairs.loc[pairs["kind"] == kind, "pair_id"].unique())[:n_pairs]:
         g = pairs[pairs["pair_id"] == pid].sort_values("frame_index").head(n_frames)
         target = _thumb(g["target_path"].iloc[0], root)
         rows = [[target] + [_thumb(p, root) for p in g["driving_path"]]]
-        labels = ["target | driving"]
+        labels = [top_label]
         for m in frames:
             outs = _outputs(frames, m, pid)
             rows.append([np.full_like(target, 255)] + [_thumb(outs.get(int(i)), root) for i in g["frame_index"]])
             labels.append(m)
-        blocks.append((f"{pid}: {g['target_identity'].iloc[0]} driven by {g['driving_video'].iloc[0]}", labels, rows))
-    _grid_figure(blocks, path, "Cross-reenactment (first column: target; top row: driving frames)")
+        blocks.append((title(pid, g), labels, rows))
+    _grid_figure(blocks, path, col_title)
     return path
+
+
+def cross_grid(pairs: pd.DataFrame, frames: dict[str, pd.DataFrame], path: Path, root: Path,
+               n_pairs: int = 3, n_frames: int = 6) -> Path:
+    """Per cross pair: target + driving frames on top, one row of outputs per method."""
+    return _pair_figure("cross", pairs, frames, path, root, n_pairs, n_frames)
 
 
 def self_strip(pairs: pd.DataFrame, frames: dict[str, pd.DataFrame], path: Path, root: Path,
                n_pairs: int = 2, n_frames: int = 6) -> Path:
     """Per self pair: first frame (target) + ground-truth frames, then each method's outputs."""
-    blocks = []
-    for pid in sorted(pairs.loc[pairs["kind"] == "self", "pair_id"].unique())[:n_pairs]:
-        g = pairs[pairs["pair_id"] == pid].sort_values("frame_index").head(n_frames)
-        target = _thumb(g["target_path"].iloc[0], root)
-        rows = [[target] + [_thumb(p, root) for p in g["driving_path"]]]
-        labels = ["source | ground truth"]
-        for m in frames:
-            outs = _outputs(frames, m, pid)
-            rows.append([np.full_like(target, 255)] + [_thumb(outs.get(int(i)), root) for i in g["frame_index"]])
-            labels.append(m)
-        blocks.append((f"{pid}: {g['driving_video'].iloc[0]}", labels, rows))
-    _grid_figure(blocks, path, "Self-reenactment (first column: source frame; top row: ground truth)")
-    return path
+    return _pair_figure("self", pairs, frames, path, root, n_pairs, n_frames)
 
 
 def ratio_retrieval(manifest: pd.DataFrame, path: Path, root: Path, n_queries: int = 4, k: int = 5,

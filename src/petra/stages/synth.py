@@ -46,12 +46,11 @@ def run_build(cfg: Mapping[str, Any], manifest: str | Path | None = None, fits: 
     """Fit the random-identity model to the train split and save it."""
     import pandas as pd
 
+    from ..data.layout import frames_manifest
     from ..latents.mesh import MeshFits, default_fits_path
     from ..synth.model import build_identity_model, default_model_path
 
-    manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
-    if not manifest.is_file():
-        raise InputError(manifest, "manifest not found; run the data stages first")
+    manifest = frames_manifest(cfg, manifest)
     p = cfg.get("synth") or {}
     model = build_identity_model(pd.read_parquet(manifest), MeshFits.load(fits or default_fits_path(cfg)), root,
                                  p.get("split", "train"), p.get("max_identities"))

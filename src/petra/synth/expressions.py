@@ -22,7 +22,8 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import InputError
-from ..geometry.canonical import BROW_LEFT, BROW_RIGHT, IRIS_LEFT, IRIS_RIGHT, N_MESH, N_REFINED, canonical_face
+from ..geometry.canonical import BROW_LEFT, BROW_RIGHT, N_REFINED, canonical_face, refined_vertices
+from ..geometry.motion import LID_LOWER_R, LID_UPPER_R  # upper / lower lid pairs (subject's right eye)
 
 CONTROLS = ("jaw_open", "smile", "blink", "blink_left", "blink_right", "brow_raise")
 
@@ -31,25 +32,13 @@ LOWER_LIP = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87,
 UPPER_LIP = np.array([185, 40, 39, 37, 0, 267, 269, 270, 409, 191, 80, 81, 82, 13, 312, 311, 310, 415])
 CORNERS = np.array([61, 291, 78, 308])
 JAW_DROP_CM = 1.6
-# Upper / lower lid pairs (subject's right eye; left = mirror twins), as petra.geometry.motion.
-LID_UPPER_R = np.array([246, 161, 160, 159, 158, 157, 173])
-LID_LOWER_R = np.array([7, 163, 144, 145, 153, 154, 155])
-
-
-def _vertices() -> np.ndarray:
-    cf = canonical_face()
-    v = np.zeros((N_REFINED, 3))
-    v[:N_MESH] = cf.vertices
-    v[IRIS_RIGHT] = cf.vertices[cf.loops["eye_right"]].mean(0)
-    v[IRIS_LEFT] = cf.vertices[cf.loops["eye_left"]].mean(0)
-    return v
 
 
 @lru_cache(maxsize=1)
 def basis() -> dict[str, np.ndarray]:
     """Unit displacement fields [478, 3] of every control (see the module docstring)."""
     cf = canonical_face()
-    v = _vertices()
+    v = refined_vertices()
     x, y = v[:, 0], v[:, 1]
     y_c = v[CORNERS, 1].mean()
     out: dict[str, np.ndarray] = {}

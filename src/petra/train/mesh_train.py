@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..config import deep_merge
+from ..data.layout import frames_manifest
 from ..errors import InputError
 
 
@@ -59,9 +60,7 @@ def run_mesh_train(
     from .mesh_recipe import MeshOptions, MeshRecipe, checkpoint_dir, max_shift_px
     from .run import log_training_run
 
-    manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
-    if not manifest.is_file():
-        raise InputError(manifest, "manifest not found; run the data stages first")
+    manifest = frames_manifest(cfg, manifest)
     params = mesh_variant_params(cfg, variant)
     opts = MeshOptions.from_params({**params["train_mesh"], "cos_a": params.get("cosface", {}).get("a", 5.0),
                                     "cos_b": params.get("cosface", {}).get("b", 0.2)})

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..data.layout import frames_manifest
 from .recipe import method_name, variant_params
 
 
@@ -36,9 +36,7 @@ def run_train(
 
     from .loop import setup, train_loop
 
-    manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
-    if not manifest.is_file():
-        raise InputError(manifest, "manifest not found; run the data stages first")
+    manifest = frames_manifest(cfg, manifest)
     params = variant_params(cfg, variant)
     out = Path(out_dir or run_dir(cfg, variant))
     state = setup(cfg, params, out, pd.read_parquet(manifest), recipe=recipe, root=root, log=log)

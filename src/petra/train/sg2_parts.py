@@ -29,6 +29,7 @@ SMOKE_FILES = {
     "restyle_psp": "smoke_restyle_psp_{size}.pt",
     "restyle_e4e": "smoke_restyle_e4e_{size}.pt",
     "arcface": "smoke_model_ir_se50.pth",
+    "opengraphau": "smoke_OpenGprahAU-{opengraphau}_first_stage.pth",  # evaluation's AU model (FAU-CORR)
 }
 
 
@@ -38,11 +39,24 @@ def n_latent(size: int) -> int:
 
 
 def smoke_file(cfg: Mapping[str, Any], key: str) -> Path:
-    return Path(cfg["paths"]["models"]) / "weights" / "smoke" / SMOKE_FILES[key].format(size=cfg["stylegan2"]["size"])
+    extra = {"opengraphau": opengraphau_backbone(cfg)} if key == "opengraphau" else {}
+    name = SMOKE_FILES[key].format(size=cfg["stylegan2"]["size"], **extra)
+    return Path(cfg["paths"]["models"]) / "weights" / "smoke" / name
+
+
+def opengraphau_backbone(cfg: Mapping[str, Any]) -> str:
+    return str(cfg["evaluate"]["opengraphau"]["backbone"])
+
+
+def registry_name(cfg: Mapping[str, Any], key: str) -> str:
+    """Weight-registry name of ``key``: ``stylegan2.weights.<key>``, or the configured OpenGraphAU backbone."""
+    if key == "opengraphau":
+        return f"opengraphau_{opengraphau_backbone(cfg)}"
+    return str(cfg["stylegan2"]["weights"][key])
 
 
 def weight_file(cfg: Mapping[str, Any], key: str) -> tuple[Path, str | None]:
-    """(path, sha256) of the stylegan2 weight ``key`` (generator, restyle_psp, restyle_e4e, arcface)."""
+    """(path, sha256) of the weight ``key`` (generator, restyle_psp, restyle_e4e, arcface; opengraphau)."""
     sg = cfg["stylegan2"]
     if sg.get("smoke_weights"):
         path = smoke_file(cfg, key)
@@ -52,7 +66,7 @@ def weight_file(cfg: Mapping[str, Any], key: str) -> tuple[Path, str | None]:
         return path, side.read_text().split()[0]
     from .. import weights
 
-    path, sha = weights.require(cfg, sg["weights"][key], with_sha=True)
+    path, sha = weights.require(cfg, registry_name(cfg, key), with_sha=True)
     return Path(path), sha
 
 

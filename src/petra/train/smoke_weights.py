@@ -8,7 +8,9 @@ loaders (:mod:`petra.train.sg2_parts`):
 * generator: rosinality ``{'g_ema': state_dict, 'latent_avg': [512]}``;
 * ReStyle pSp / e4e: ``{'state_dict': {'encoder.*', 'decoder.*'}, 'latent_avg':
   [n_latent, 512], 'opts': {...}}`` whose decoder is the same generator;
-* ArcFace: the plain IR-SE50 ``Backbone`` state_dict (``model_ir_se50.pth``).
+* ArcFace: the plain IR-SE50 ``Backbone`` state_dict (``model_ir_se50.pth``);
+* OpenGraphAU (the evaluation's AU model): ``{'epoch', 'state_dict': {'module.*'}, 'optimizer'}``
+  as the official training script saves it, backbone from ``evaluate.opengraphau``.
 
 Each file gets a ``.sha256`` sidecar; the same profile always yields the same bytes.
 """
@@ -33,7 +35,8 @@ def _save(obj: Any, path: Path) -> None:
 
 
 def build_smoke_weights(cfg: Mapping[str, Any], force: bool = False, log: Any = print,
-                        only: tuple[str, ...] = ("generator", "restyle_psp", "restyle_e4e", "arcface")) -> dict[str, Path]:
+                        only: tuple[str, ...] = ("generator", "restyle_psp", "restyle_e4e", "arcface", "opengraphau"),
+                        ) -> dict[str, Path]:
     """Write (or keep, when present and verified) the smoke weight files ``only``; returns their paths."""
     import torch
 
@@ -73,6 +76,13 @@ def build_smoke_weights(cfg: Mapping[str, Any], force: bool = False, log: Any = 
     if "arcface" in paths:
         face = Backbone(50, 0.6, "ir_se")
         _save(recipe_state_dict(face.state_dict()), paths["arcface"])
+    if "opengraphau" in paths:
+        from ..models.opengraphau import MEFARG
+        from .sg2_parts import opengraphau_backbone
+
+        au_sd = recipe_state_dict(MEFARG(backbone=opengraphau_backbone(cfg)).state_dict())
+        _save({"epoch": 0, "state_dict": {f"module.{k}": v for k, v in au_sd.items()},
+               "optimizer": {"state": {}, "param_groups": []}}, paths["opengraphau"])
     log(f"smoke-weights: wrote {len(paths)} deterministic random-weight files to {next(iter(paths.values())).parent}")
     return paths
 
