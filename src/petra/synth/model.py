@@ -30,6 +30,7 @@ from ..errors import InputError, PetraError
 from ..io import atomic_path
 
 N_POINTS = 478
+FEATHER = 0.06     # blend feather inside the face polygon, as a fraction of the texture size
 
 
 @dataclass(frozen=True)
@@ -170,16 +171,23 @@ class _Pca:
         k = max(1, min(k, len(x) - 1))
         self.components = vt[:k]
         self.std = s[:k] / np.sqrt(max(len(x) - 1, 1))
+        # whitened coordinates of the data: a draw is kept inside their range per component
+        self.coords = u[:, :k] * np.sqrt(max(len(x) - 1, 1))
+        self.lo, self.hi = self.coords.min(0), self.coords.max(0)
 
-    def sample(self, rng: np.random.Generator, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, rng: np.random.Generator, sigma: float, clip: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """A draw on the sphere of radius ``sigma * sqrt(k)`` in whitened coordinates.
 
         A plain Gaussian draw often lands near the mean, i.e. the average face, which
         every face recogniser finds close to everybody; fixing the whitened radius to
         that of a typical real identity keeps each draw as distinct as a real person.
+        With ``clip`` each coefficient is also kept within the data's range: beyond it a
+        texture component adds "negative faces" (light glasses rims, dark smears).
         """
         c = rng.standard_normal(len(self.std))
         c *= sigma * np.sqrt(len(c)) / max(np.linalg.norm(c), 1e-9)
+        if clip:
+            c = np.clip(c, self.lo, self.hi)
         return self.mean + (c * self.std) @ self.components, c
 
 
@@ -220,44 +228,117 @@ class IdentitySampler:
 
     def _draw(self, seed: int, rng: np.random.Generator) -> "RandomIdentity":
         shape, _ = self.shape_pca.sample(rng, self.shape_sigma)
-        tex, _ = self.tex_pca.sample(rng, self.texture_sigma)
-        host = int(rng.integers(len(self.model.identities)))
+        tex, _ = self.tex_pca.sample(rng, self.texture_sigma, clip=True)
         m = self.model
         canon = shape.reshape(N_POINTS, 3)
         face = tex.reshape(m.textures.shape[1:])
+        host = self._host(rng)
         # Hair, ears and background from one "host" training frame: a PCA mixture of
         # many backgrounds is a streaky ghost, while identity lives in the inner face.
-        a = self.face_mask[..., None]
         host_tex = m.textures[host].astype(np.float64)
-        # Match the face's colour statistics to the host's face (per channel, inside the
-        # mask), so the seam disappears; shape and features stay the sampled ones.
+        texture = np.clip(self.blend(face, host_tex) + 0.5, 0, 255).astype(np.uint8)
+        return RandomIdentity(int(seed), canon, texture, m, host)
+
+    def _host(self, rng: np.random.Generator) -> int:
+        """The host, uniformly among the training frames. (Choosing the best shape/tone match
+        among a few was tried: it repeats hosts and broke the pose/mouth read-back tests.)"""
+        return int(rng.integers(len(self.model.identities)))
+
+    def blend(self, face: np.ndarray, host: np.ndarray) -> np.ndarray:
+        """Paste the sampled inner ``face`` [S, S, 3] into ``host`` (float, 0-255), without a seam.
+
+        Poisson-style: a smooth (harmonic) offset field that equals ``host - face`` on the
+        blend polygon's edge is added to the face, so its colour and shading meet the
+        host's forehead, cheeks and chin exactly while every detail inside (the identity)
+        stays the draw's; then a mask feathered *inside* the polygon fades to the host.
+        """
+        import cv2
+
+        a = self.face_mask[..., None]
+        # first the face's colour statistics to the host's face (per channel, inside the mask):
+        # the offset below then only removes what is left at the edge, not a whole tone change
         w = a[..., 0] > 0.5
         mu_f, sd_f = face[w].mean(0), face[w].std(0) + 1e-6
-        mu_h, sd_h = host_tex[w].mean(0), host_tex[w].std(0) + 1e-6
+        mu_h, sd_h = host[w].mean(0), host[w].std(0) + 1e-6
         face = (face - mu_f) * np.clip(sd_h / sd_f, 0.7, 1.4) + mu_h
-        texture = np.clip(a * face + (1.0 - a) * host_tex + 0.5, 0, 255).astype(np.uint8)
-        return RandomIdentity(int(seed), canon, texture, m, host)
+        diff = cv2.GaussianBlur((host - face).astype(np.float32), (0, 0), self.model.size / 128)
+        inner, ring, lu, rhs_op = self._membrane
+        offset = np.zeros_like(face)
+        vals = diff[ring[0], ring[1]].astype(np.float64)  # [R, 3] boundary values
+        sol = lu.solve(rhs_op @ vals)
+        offset[inner[0], inner[1]] = sol
+        offset[ring[0], ring[1]] = vals
+        face = face + offset
+        # the edge now matches; keep the inner face as bright as the host's (a flatter PCA face
+        # would otherwise come out darker in the middle: "muddy") with a bump that is 0 on the edge
+        bump = self._bump
+        core = bump > 0.99
+        face += (host[core].mean(0) - face[core].mean(0)) * bump[..., None]
+        return a * face + (1.0 - a) * host
+
+    @property
+    def _bump(self) -> np.ndarray:
+        """[S, S] 0 on the blend polygon's edge rising smoothly to 1 a fifth of the face inside."""
+        if getattr(self, "_bm", None) is None:
+            import cv2
+
+            from .quality import blend_polygon
+
+            n = self.model.size
+            inside = np.zeros((n, n), np.uint8)
+            cv2.fillPoly(inside, [np.round(blend_polygon(self.model.points)).astype(np.int32)], 1)
+            t = np.clip(cv2.distanceTransform(inside, cv2.DIST_L2, 5) / (0.12 * n), 0.0, 1.0)
+            self._bm = t * t * (3.0 - 2.0 * t)
+        return self._bm
+
+    @property
+    def _membrane(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], Any, Any]:
+        """The factorised Laplace problem on the blend polygon (built once per sampler)."""
+        if getattr(self, "_mem", None) is None:
+            import cv2
+            import scipy.sparse as sp
+            from scipy.sparse.linalg import splu
+
+            from .quality import blend_polygon
+
+            n = self.model.size
+            inside = np.zeros((n, n), np.uint8)
+            cv2.fillPoly(inside, [np.round(blend_polygon(self.model.points)).astype(np.int32)], 1)
+            ring_m = (cv2.dilate(inside, np.ones((3, 3), np.uint8)) > 0) & (inside == 0)
+            inner, ring = np.nonzero(inside), np.nonzero(ring_m)
+            idx = -np.ones((n, n), np.int64)
+            idx[inner] = np.arange(len(inner[0]))
+            ridx = -np.ones((n, n), np.int64)
+            ridx[ring] = np.arange(len(ring[0]))
+            rows, cols, vals, brow, bcol = [], [], [], [], []
+            for i, (y, x) in enumerate(zip(*inner)):
+                rows.append(i), cols.append(i), vals.append(4.0)
+                for yy, xx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                    if idx[yy, xx] >= 0:
+                        rows.append(i), cols.append(int(idx[yy, xx])), vals.append(-1.0)
+                    elif ridx[yy, xx] >= 0:
+                        brow.append(i), bcol.append(int(ridx[yy, xx]))
+            k = len(inner[0])
+            lap = sp.csc_matrix((vals, (rows, cols)), shape=(k, k))
+            rhs = sp.csr_matrix((np.ones(len(brow)), (brow, bcol)), shape=(k, len(ring[0])))
+            self._mem = (inner, ring, splu(lap), rhs)
+        return self._mem
 
     @property
     def face_mask(self) -> np.ndarray:
-        """Soft mask [S, S] of the face oval of the mean frontal mesh (feathered, slightly shrunk)."""
+        """Soft mask [S, S] of the blend polygon, 0 on its edge and 1 from ``FEATHER`` of the face
+        size inside: a feather centred on the edge would show the face's blurry rim."""
         if getattr(self, "_mask", None) is None:
             import cv2
 
-            from ..geometry.canonical import canonical_face
+            from .quality import blend_polygon
 
             m = self.model
-            pts = m.points[canonical_face().loops["oval"], :2]
-            ctr = pts.mean(0)
-            poly = ctr + (pts - ctr) * 0.9
-            # stop a little above the brows: the upper forehead is often the host's hair
-            brow_y = m.points[[105, 334], 1].mean()
-            eye_y = m.points[[33, 263], 1].mean()
-            poly[:, 1] = np.maximum(poly[:, 1], brow_y - 0.8 * (eye_y - brow_y))
-            mask = np.zeros((m.size, m.size), np.float32)
-            cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1.0)
-            mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
-            self._mask = cv2.GaussianBlur(mask, (0, 0), m.size / 40)
+            inside = np.zeros((m.size, m.size), np.uint8)
+            cv2.fillPoly(inside, [np.round(blend_polygon(m.points)).astype(np.int32)], 1)
+            d = cv2.distanceTransform(inside, cv2.DIST_L2, 5) / (FEATHER * m.size)
+            t = np.clip(d, 0.0, 1.0)
+            self._mask = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
         return self._mask
 
 
