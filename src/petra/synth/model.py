@@ -277,18 +277,21 @@ class IdentitySampler:
         return a * face + (1.0 - a) * host
 
     @property
+    def _inside(self) -> np.ndarray:
+        """[S, S] uint8 blend polygon of the mean frontal mesh (rasterised once per sampler)."""
+        if getattr(self, "_poly", None) is None:
+            from .quality import polygon_mask
+
+            self._poly = polygon_mask(self.model.points, self.model.size)
+        return self._poly
+
+    @property
     def _bump(self) -> np.ndarray:
-        """[S, S] 0 on the blend polygon's edge rising smoothly to 1 a fifth of the face inside."""
+        """[S, S] 0 on the blend polygon's edge rising smoothly to 1 at 12% of the face size inside."""
         if getattr(self, "_bm", None) is None:
-            import cv2
+            from .quality import inner_ramp
 
-            from .quality import blend_polygon
-
-            n = self.model.size
-            inside = np.zeros((n, n), np.uint8)
-            cv2.fillPoly(inside, [np.round(blend_polygon(self.model.points)).astype(np.int32)], 1)
-            t = np.clip(cv2.distanceTransform(inside, cv2.DIST_L2, 5) / (0.12 * n), 0.0, 1.0)
-            self._bm = t * t * (3.0 - 2.0 * t)
+            self._bm = inner_ramp(self._inside, 0.12 * self.model.size)
         return self._bm
 
     @property
@@ -299,11 +302,7 @@ class IdentitySampler:
             import scipy.sparse as sp
             from scipy.sparse.linalg import splu
 
-            from .quality import blend_polygon
-
-            n = self.model.size
-            inside = np.zeros((n, n), np.uint8)
-            cv2.fillPoly(inside, [np.round(blend_polygon(self.model.points)).astype(np.int32)], 1)
+            n, inside = self.model.size, self._inside
             ring_m = (cv2.dilate(inside, np.ones((3, 3), np.uint8)) > 0) & (inside == 0)
             inner, ring = np.nonzero(inside), np.nonzero(ring_m)
             idx = -np.ones((n, n), np.int64)
@@ -329,16 +328,9 @@ class IdentitySampler:
         """Soft mask [S, S] of the blend polygon, 0 on its edge and 1 from ``FEATHER`` of the face
         size inside: a feather centred on the edge would show the face's blurry rim."""
         if getattr(self, "_mask", None) is None:
-            import cv2
+            from .quality import inner_ramp
 
-            from .quality import blend_polygon
-
-            m = self.model
-            inside = np.zeros((m.size, m.size), np.uint8)
-            cv2.fillPoly(inside, [np.round(blend_polygon(m.points)).astype(np.int32)], 1)
-            d = cv2.distanceTransform(inside, cv2.DIST_L2, 5) / (FEATHER * m.size)
-            t = np.clip(d, 0.0, 1.0)
-            self._mask = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+            self._mask = inner_ramp(self._inside, FEATHER * self.model.size).astype(np.float32)
         return self._mask
 
 

@@ -35,6 +35,24 @@ def blend_polygon(points: np.ndarray) -> np.ndarray:
     return poly
 
 
+def polygon_mask(points: np.ndarray, size: int) -> np.ndarray:
+    """[S, S] uint8, 1 inside :func:`blend_polygon` of ``points``: the one rasterisation that the
+    blend (mask, offset, brightness bump) and these measures share."""
+    import cv2
+
+    inside = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(inside, [np.round(blend_polygon(points)).astype(np.int32)], 1)
+    return inside
+
+
+def inner_ramp(inside: np.ndarray, width: float) -> np.ndarray:
+    """[S, S] float: 0 on the edge of ``inside``, rising smoothly (smoothstep) to 1 at ``width`` px inside."""
+    import cv2
+
+    t = np.clip(cv2.distanceTransform(inside, cv2.DIST_L2, 5) / width, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
 @lru_cache(maxsize=4)
 def _bands(points_key: bytes, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inner band, outer band, sector index) [S, S] for the polygon of a mesh (cached by its bytes)."""
@@ -42,8 +60,7 @@ def _bands(points_key: bytes, size: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
     points = np.frombuffer(points_key, np.float64).reshape(-1, 3)
     poly = blend_polygon(points)
-    inside = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(inside, [np.round(poly).astype(np.int32)], 1)
+    inside = polygon_mask(points, size)
     d_in = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
     d_out = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)
     lo, hi = (b * size / 256.0 for b in BAND)
@@ -88,13 +105,11 @@ def brightness_gap(texture: np.ndarray, host: np.ndarray, points: np.ndarray) ->
     import cv2
 
     _, outer, _ = _bands(np.ascontiguousarray(points, np.float64).tobytes(), texture.shape[0])
-    core = np.zeros(texture.shape[:2], np.uint8)
-    cv2.fillPoly(core, [np.round(blend_polygon(points)).astype(np.int32)], 1)
-    core = cv2.erode(core, np.ones((15, 15), np.uint8)).astype(bool)
+    core = cv2.erode(polygon_mask(points, texture.shape[0]), np.ones((15, 15), np.uint8)).astype(bool)
     lab, lab_h = _lab(texture), _lab(host)
     own = lab[core, 0].mean() - lab[outer, 0].mean()
     ref = lab_h[core, 0].mean() - lab_h[outer, 0].mean()
     return float(abs(own - ref))
 
 
-__all__ = ["blend_polygon", "seam_step", "brightness_gap"]
+__all__ = ["blend_polygon", "brightness_gap", "inner_ramp", "polygon_mask", "seam_step"]
