@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from petra.models.opengraphau import AU_CODES
+from petra.models.au_labels import AU_CODES
 
 from .ratios import GEOM_AU_NAMES, geometric_au
 

@@ -4,7 +4,7 @@ stylegan2 (rosinality Generator), irse (shared IR-SE blocks), arcface_irse50 (Tr
 Backbone + pSp IDLoss), psp_encoder (pSp GradualStyleEncoder), restyle (ReStyle pSp/e4e
 encoders, full model, iterative inference), resnet (the torchvision-layout trunk and
 ImageNet preprocessing shared by) hopenet (HopeNet + pose backend) and opengraphau
-(OpenGraphAU stage-1 action units, FAU-CORR), mapping
+(OpenGraphAU stage-1 action units, FAU-CORR; its output labels in the torch-free au_labels), mapping
 (the thesis's linear M), lpips (LPIPS with offline real weights), recipe (the
 fixtures' deterministic synthetic weights). Weight files: :mod:`petra.weights`.
 """

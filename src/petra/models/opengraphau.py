@@ -29,15 +29,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .au_labels import AU_CODES  # noqa: F401  (the output order, re-exported)
 from .resnet import ARCHS, ResNetTrunk, block_class, resize_center_crop
 
-# output order of the 41 probabilities (official utils.hybrid_prediction_infolist)
-AU_CODES: tuple[str, ...] = (
-    "AU1", "AU2", "AU4", "AU5", "AU6", "AU7", "AU9", "AU10", "AU11", "AU12", "AU13", "AU14", "AU15", "AU16",
-    "AU17", "AU18", "AU19", "AU20", "AU22", "AU23", "AU24", "AU25", "AU26", "AU27", "AU32", "AU38", "AU39",
-    "AUL1", "AUR1", "AUL2", "AUR2", "AUL4", "AUR4", "AUL6", "AUR6", "AUL10", "AUR10", "AUL12", "AUR12",
-    "AUL14", "AUR14",
-)
 N_MAIN, N_SUB = 27, 14
 SUB_PARENTS = (0, 1, 2, 4, 7, 8, 11)  # main-AU node of each (left, right) sub-AU pair: AU1, 2, 4, 6, 10, 12, 14
 
