@@ -32,7 +32,7 @@ def main() -> None:
 
     cv2.setNumThreads(args.threads)
     from petra.media import read_image
-    from petra.render.transfer import MeshConfig, Transfer
+    from petra.generators.mesh.render.transfer import MeshConfig, Transfer
     from petra.video import iter_frames
 
     frames = [f for _, f in iter_frames(args.video, max_frames=args.frames)]

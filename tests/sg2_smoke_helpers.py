@@ -20,7 +20,7 @@ _BUILT: dict[str, Path] = {}
 
 def smoke_cfg(tmp_path_factory: Any, parts: tuple[str, ...] = ("generator",)) -> dict[str, Any]:
     """The resolved smoke config with paths in a session temp dir and ``parts`` of its weights built."""
-    from petra.train.smoke_weights import build_smoke_weights
+    from petra.generators.stylegan2.smoke_weights import build_smoke_weights
 
     if "root" not in _BUILT:
         _BUILT["root"] = tmp_path_factory.mktemp("sg2smoke")

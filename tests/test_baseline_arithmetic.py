@@ -11,7 +11,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from sg2_smoke_helpers import face_like, smoke_cfg, write_manifest
 
-from petra.baseline.arithmetic import neutral, transfer
+from petra.generators.stylegan2.baseline.arithmetic import neutral, transfer
 from petra.latents import store as S
 
 torch.set_num_threads(1)
@@ -33,8 +33,8 @@ def test_neutral_averages_frames_and_their_flips():
 
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory):
-    from petra.baseline.run import run_baseline
-    from petra.latents.run import run_latents
+    from petra.generators.stylegan2.baseline.run import run_baseline
+    from petra.stages.latents import encode_latents as run_latents
 
     cfg = smoke_cfg(tmp_path_factory, ("generator", "restyle_psp"))
     root = tmp_path_factory.mktemp("baseline")
@@ -57,7 +57,7 @@ def test_stage_stores_each_videos_mean_over_frames_and_flips(baseline):
 
 
 def test_reenactor_uses_the_video_neutral_and_moves_only_with_the_driving_offset(baseline):
-    from petra.baseline.reenactor import LatentArithmetic
+    from petra.generators.stylegan2.methods import LatentArithmetic
     from petra.media import read_image
 
     cfg, root, df = baseline
@@ -79,7 +79,7 @@ def test_reenactor_uses_the_video_neutral_and_moves_only_with_the_driving_offset
 
 
 def test_unknown_portraits_are_inverted_with_their_flip(baseline):
-    from petra.baseline.reenactor import LatentArithmetic
+    from petra.generators.stylegan2.methods import LatentArithmetic
 
     cfg, _, _ = baseline
     m = LatentArithmetic(cfg, "psp")

@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 
 
 def test_seed_fixes_the_identity_and_driving_frames_move_it(tmp_path_factory):
-    from petra.train.stylegan2_synth import random_identity
+    from petra.generators.stylegan2.synth import random_identity
 
     cfg = smoke_cfg(tmp_path_factory, ("generator", "restyle_psp"))
     cfg = {**cfg, "align": {**cfg["align"], "size": 64}}

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from petra.generators import evaluated_methods
+
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
@@ -81,7 +83,7 @@ def evaluated(cfg, manifest):
 
     pairs = config.data_path(cfg, "eval", "pairs.parquet")
     run_pairs(cfg, manifest, pairs)
-    for m in cfg["evaluate"]["methods"]:
+    for m in evaluated_methods(cfg):
         run_evaluate(cfg, m, pairs, config.data_path(cfg, "eval", f"{m}.parquet"), config.data_path(cfg, "eval", m))
     return pairs
 
@@ -115,7 +117,7 @@ def test_report_writes_table_figures_and_mlflow_runs(cfg, evaluated, manifest, t
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)  # tracking.py puts artifacts under ./mlruns
-    evals = [config.data_path(cfg, "eval", f"{m}.parquet") for m in cfg["evaluate"]["methods"]]
+    evals = [config.data_path(cfg, "eval", f"{m}.parquet") for m in evaluated_methods(cfg)]
     out = config.reports_path(cfg)
     table = run_report(cfg, evals, evaluated, manifest, out)
     assert list(table["method"]) == ["copy-target", "copy-driving"]
@@ -170,3 +172,30 @@ def test_cli_names_a_missing_pair_list_in_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "x.parquet")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "none.parquet" in err[0] and "petra pairs" in err[0]
+
+
+def test_a_generator_registered_through_the_registry_only_is_evaluated_and_reported(cfg, evaluated, manifest,
+                                                                                    tmp_path, monkeypatch):
+    """Extensibility: a new generator is its module + one register() call; pairs, evaluation and the
+    report need no other change."""
+    from petra import config, generators
+    from petra.stages.evaluate import run_evaluate
+    from petra.stages.report import run_report
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    generators.register(generators.Generator("toy", "toy", "toy_generator", fixed={"still": "handmade"}))
+    try:
+        assert generators.parse("toy-still") == generators.Method("toy-still", "toy", "handmade", "still")
+        c = {**cfg, "evaluate": {**cfg["evaluate"], "methods": ["copy-target", "toy-still"]}}
+        out = config.data_path(c, "eval", "toy-still.parquet")
+        run_evaluate(c, "toy-still", evaluated, out, None)
+        table = run_report(c, [config.data_path(c, "eval", "copy-target.parquet"), out], evaluated, manifest,
+                           tmp_path / "reports").set_index("method")
+    finally:
+        generators.unregister("toy")
+    assert list(table.index) == ["copy-target", "toy-still"]
+    for col in ("id_csim_dlib", "pose_mae_yaw_mesh", "psnr"):
+        assert table.loc["toy-still", col] == pytest.approx(table.loc["copy-target", col]), col
+    with pytest.raises(Exception, match="unknown method 'toy-still'"):
+        generators.parse("toy-still")

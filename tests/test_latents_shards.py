@@ -13,7 +13,7 @@ from sg2_smoke_helpers import smoke_cfg, write_manifest
 
 from petra.errors import InputError
 from petra.latents import store as S
-from petra.latents.run import run_latents
+from petra.stages.latents import encode_latents as run_latents
 
 torch.set_num_threads(1)
 quiet = lambda m: None
@@ -47,7 +47,7 @@ def test_every_frame_gets_a_code_and_a_broken_frame_a_reject_row(stage):
 
 def test_codes_match_a_direct_inversion(stage):
     cfg, root, df, out, _ = stage
-    from petra.latents.restyle import ReStyleInverter
+    from petra.generators.stylegan2.latents import ReStyleInverter
     from petra.media import read_image
 
     inv = ReStyleInverter(cfg, "psp")

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from petra import weights
+from petra import zoo
 from petra.models import lpips as plpips
 
 
@@ -37,7 +38,7 @@ def test_lpips_reproduces_reference_distances(fixtures_dir, converted, net, key)
     imgs = _images(fixtures_dir, ref["images"])
     a = torch.stack([imgs[i] for i, _ in ref["pairs"]])
     b = torch.stack([imgs[j] for _, j in ref["pairs"]])
-    model = plpips.load_lpips(net, cfg=converted)
+    model = zoo.load_lpips(converted, net)
     with torch.no_grad():
         d = model(a, b).reshape(-1)
     expected = torch.tensor(ref["lpips"][key])
@@ -59,7 +60,7 @@ def test_converted_linear_layers_equal_the_lpips_package_v01_weights(converted):
 
 
 def test_lpips_is_differentiable_for_training_losses(converted):
-    model = plpips.load_lpips("alex", cfg=converted)
+    model = zoo.load_lpips(converted, "alex")
     x = torch.zeros(1, 3, 64, 64, requires_grad=True)
     y = torch.rand(1, 3, 64, 64) * 2 - 1
     model(x, y).sum().backward()
@@ -80,4 +81,4 @@ def test_jax_array_reader_refuses_anything_but_numpy():
 def test_missing_converted_file_names_the_command(tmp_path):
     cfg = {"paths": {"models": str(tmp_path)}}
     with pytest.raises(weights.MissingWeightsError, match=r"lpips_alex\.pt.*petra weights --offline-assets"):
-        plpips.load_lpips("alex", cfg=cfg)
+        zoo.load_lpips(cfg, "alex")

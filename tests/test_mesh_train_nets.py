@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from petra.train.mesh_nets import MeshMapper, MotionEncoder, PatchDiscriminator, RefineNet
+from petra.generators.mesh.nets import MeshMapper, MotionEncoder, PatchDiscriminator, RefineNet
 
 
 def test_mapper_starts_at_the_target_shape() -> None:

@@ -16,7 +16,7 @@ def tiny(sample_root: Path, tmp_path_factory: pytest.TempPathFactory):
 
     from petra import config
     from petra.config import deep_merge
-    from petra.latents.mesh import fit_manifest
+    from petra.generators.mesh.fit import fit_manifest
 
     root = tmp_path_factory.mktemp("mesh_train")
     rows = [{"identity": s.identity, "video": s.video, "time_s": 0.5 * s.index, "aligned_path": str(s.path),
@@ -50,7 +50,7 @@ def tiny(sample_root: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_fit_cache_maps_canonical_points_back_to_the_image(tiny) -> None:
-    from petra.train.mesh_warp import project
+    from petra.generators.mesh.train_warp import project
 
     _, df, fits = tiny
     assert fits.arrays["ok"].all()
@@ -64,7 +64,7 @@ def test_fit_cache_maps_canonical_points_back_to_the_image(tiny) -> None:
 def test_training_starts_exact_on_self_pairs_and_lowers_the_cross_terms(tiny) -> None:
     """Self pairs start exact (the relative base with t_A as reference reproduces s_A's mesh);
     a few Adam steps lower the cross-identity shape term without losing that."""
-    from petra.train.mesh_recipe import MeshOptions, MeshRecipe
+    from petra.generators.mesh.recipe import MeshOptions, MeshRecipe
     from petra.train.sampler import PairSampler
 
     torch.manual_seed(0)
@@ -88,17 +88,17 @@ def test_training_starts_exact_on_self_pairs_and_lowers_the_cross_terms(tiny) ->
 
 def test_train_mesh_checkpoints_resumes_and_drives(tiny, capsys) -> None:
     from petra.config import deep_merge
-    from petra.methods import create
+    from petra.generators import create
     from petra.train.checkpoint import list_checkpoints
-    from petra.train.mesh_train import run_mesh_train
+    from petra.stages.train import train_method
 
     cfg, df, _ = tiny
     logs: list[str] = []
-    s = run_mesh_train(cfg, "ours-gen", track=False, root="/", log=logs.append)
+    s = train_method(cfg, "mesh-ours-gen", track=False, root="/", log=logs.append)
     run = Path(cfg["paths"]["models"]) / "train" / "mesh-ours-gen"
     assert s["steps"] == 4 and [k for k, _ in list_checkpoints(run)] == [2, 4]
     cfg6 = deep_merge(cfg, {"train_mesh": {"variants": {"ours-gen": {"train": {"steps": 6}}}}})
-    s = run_mesh_train(cfg6, "ours-gen", track=False, root="/", log=logs.append)
+    s = train_method(cfg6, "mesh-ours-gen", track=False, root="/", log=logs.append)
     assert any("resumed" in line and "step 4" in line for line in logs)
     assert s["steps"] == 6 and s["steps_this_run"] == 2
 
@@ -116,7 +116,7 @@ def test_train_mesh_checkpoints_resumes_and_drives(tiny, capsys) -> None:
 
 def test_missing_checkpoint_is_a_one_line_error(tiny) -> None:
     from petra.errors import MissingWeightsError
-    from petra.methods import create
+    from petra.generators import create
 
     cfg, _, _ = tiny
     with pytest.raises(MissingWeightsError, match="mesh-ours-cos"):
@@ -129,7 +129,7 @@ def test_untrained_model_is_the_hand_made_transfer(tiny, mode: str) -> None:
     transfer, from fit_face on the raw points) with the source's own head rotation."""
     from petra.geometry.frame import Similarity
     from petra.geometry.motion import compose_mesh, compose_params, fit_face
-    from petra.train.mesh_recipe import MeshOptions, MeshRecipe
+    from petra.generators.mesh.recipe import MeshOptions, MeshRecipe
 
     _, df, fits = tiny
     rec = MeshRecipe(MeshOptions(hidden=32, motion_dim=8, id_dim=8, inference=mode), fits, 256, None,
@@ -156,7 +156,7 @@ def test_untrained_model_is_the_hand_made_transfer(tiny, mode: str) -> None:
 
 def test_motion_descriptors_do_not_collapse(tiny) -> None:
     """E_m on real fits: descriptors of different frames point different ways (CosFace can work)."""
-    from petra.train.mesh_recipe import MeshOptions, MeshRecipe
+    from petra.generators.mesh.recipe import MeshOptions, MeshRecipe
 
     _, df, fits = tiny
     rec = MeshRecipe(MeshOptions(hidden=64, motion_dim=16, id_dim=16), fits, 256, None)

@@ -51,7 +51,7 @@ def test_preprocess_matches_official_torchvision_transform():
 def test_pose_backend_returns_headpose_in_petra_signs():
     """estimate() = (-yaw, pitch, -roll) of the raw HopeNet angles, as a geometry HeadPose."""
     from petra.geometry.headpose import HeadPose
-    from petra.models.hopenet import HopeNetPoseEstimator
+    from petra.geometry.headpose import HopeNetPoseEstimator
     from petra.models.recipe import fill_module
 
     torch.manual_seed(0)

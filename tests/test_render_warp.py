@@ -15,7 +15,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def anne(sample_root):
-    from petra.render.transfer import MeshConfig, Transfer
+    from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     img = read_image(sample_root / "images" / "EAMM_anne.jpg")
     return img, Transfer(img, MeshConfig(size=256, mode="relative"))
@@ -25,7 +25,7 @@ def anne(sample_root):
 def open_mouth_frame(sample_root):
     """A driving frame with a wide smile showing teeth, and its mesh."""
     from petra.geometry.facemesh import detect_mesh
-    from petra.render.mouth import opening
+    from petra.generators.mesh.render.mouth import opening
     from petra.video import iter_frames
 
     best = None
@@ -39,7 +39,7 @@ def open_mouth_frame(sample_root):
 @pytest.mark.parametrize("mode", ["relative", "absolute"])
 @pytest.mark.parametrize("name", ["EAMM_anne.jpg", "LivePortrait_s10.jpg"])
 def test_driving_a_target_with_itself_reproduces_it(sample_root, name, mode):
-    from petra.render.transfer import MeshConfig, Transfer
+    from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     img = read_image(sample_root / "images" / name)
     tr = Transfer(img, MeshConfig(size=256, mode=mode))
@@ -57,8 +57,8 @@ def _turned(tr, yaw=15.0, pitch=-8.0):
 def test_torch_renderer_matches_fast_path_and_has_gradients(anne, open_mouth_frame):
     import torch
 
-    from petra.render.torch_warp import render
-    from petra.render.warp import MeshWarper
+    from petra.generators.mesh.render.torch_warp import render
+    from petra.generators.mesh.render.warp import MeshWarper
 
     torch.set_num_threads(1)
     _, tr = anne
@@ -86,8 +86,8 @@ def test_torch_renderer_matches_fast_path_and_has_gradients(anne, open_mouth_fra
 
 
 def test_motion_fades_to_zero_at_the_border_without_seams(anne):
-    from petra.render.plan import plan_frame
-    from petra.render.warp import backward_map
+    from petra.generators.mesh.render.plan import plan_frame
+    from petra.generators.mesh.render.warp import backward_map
 
     _, tr = anne
     out_pts = _turned(tr, yaw=20.0)
@@ -104,8 +104,8 @@ def test_motion_fades_to_zero_at_the_border_without_seams(anne):
     # piece on either side; a seam (a jump between pieces that do not share an edge) breaks this.
     import cv2
 
-    from petra.render.field import dense_field_np, topology, triangle_affines
-    from petra.render.plan import extended
+    from petra.generators.mesh.render.field import dense_field_np, topology, triangle_affines
+    from petra.generators.mesh.render.plan import extended
 
     fp = plan_frame(tp, out_pts)
     topo = topology()
@@ -163,7 +163,7 @@ def test_open_mouth_gets_an_interior_not_stretched_lips(anne, open_mouth_frame):
 def test_paste_back_keeps_the_photo_outside_the_moving_face(anne):
     img, tr = anne
     out = tr.drive(img)  # reference
-    from petra.render.composite import motion_mask, paste_back
+    from petra.generators.mesh.render.composite import motion_mask, paste_back
 
     crop = tr.warper.render(_turned(tr, yaw=15.0))
     mx, my = tr.warper.last_maps
@@ -183,9 +183,9 @@ def test_turning_a_turned_portrait_does_not_paint_background_on_the_face(sample_
     face pixels the output reveals sample the person, not the background."""
     import dataclasses
 
-    from petra.render.plan import plan_frame
-    from petra.render.transfer import MeshConfig, Transfer
-    from petra.render.warp import render_np
+    from petra.generators.mesh.render.plan import plan_frame
+    from petra.generators.mesh.render.transfer import MeshConfig, Transfer
+    from petra.generators.mesh.render.warp import render_np
 
     img = read_image(sample_root / "images" / "LivePortrait_s10.jpg")
     tr = Transfer(img, MeshConfig(size=256, paste_back=False))

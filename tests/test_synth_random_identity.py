@@ -22,8 +22,8 @@ N_IDS = 12
 def sampler(sample_root: Path, tmp_path_factory: pytest.TempPathFactory):
     import pandas as pd
 
-    from petra.latents.mesh import fit_manifest
-    from petra.synth.model import IdentitySampler, build_identity_model
+    from petra.generators.mesh.fit import fit_manifest
+    from petra.generators.mesh.synth.model import IdentitySampler, build_identity_model
 
     root = tmp_path_factory.mktemp("synth")
     rows = [{"identity": s.identity, "video": s.video, "aligned_path": str(s.path), "split": "train"}
@@ -51,7 +51,7 @@ def test_requested_pose_is_measured_back_on_the_output(sampler) -> None:
 
 def test_mouth_opening_is_measured_back_on_the_output(sampler) -> None:
     from petra.geometry.facemesh import detect_mesh
-    from petra.synth.model import _mouth_gap
+    from petra.generators.mesh.synth.model import _mouth_gap
 
     ident = sampler.sample(1)
     measured, requested = [], []
@@ -79,7 +79,7 @@ def test_smile_and_blink_change_the_measured_face(sampler) -> None:
 
 
 def test_two_seeds_are_different_people(sampler) -> None:
-    from petra.synth.identity_check import SAME_PERSON, embed
+    from petra.generators.mesh.synth.identity_check import SAME_PERSON, embed
 
     e = [embed(sampler.sample(seed).render()) for seed in (0, 1, 2)]
     assert all(x is not None for x in e)
@@ -89,7 +89,7 @@ def test_two_seeds_are_different_people(sampler) -> None:
 
 
 def test_a_new_identity_is_none_of_the_training_people(sampler) -> None:
-    from petra.synth.identity_check import SAME_PERSON, embed
+    from petra.generators.mesh.synth.identity_check import SAME_PERSON, embed
 
     model = sampler.model
     assert len(set(model.embedding_ids)) >= N_IDS - 1
@@ -107,7 +107,7 @@ def test_same_seed_gives_the_same_identity(sampler) -> None:
 def test_sampled_face_has_no_visible_seam_on_its_host(sampler) -> None:
     """A pasted-on mask shows as a colour step along the blend polygon that the host itself
     does not have (before the Poisson-style blend: 7.4 ΔE on the 60-identity model, after: 2.1)."""
-    from petra.synth.quality import brightness_gap, seam_step
+    from petra.generators.mesh.synth.quality import brightness_gap, seam_step
 
     m = sampler.model
     steps, gaps = [], []

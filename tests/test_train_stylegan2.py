@@ -13,7 +13,7 @@ from sg2_smoke_helpers import smoke_cfg, write_manifest
 
 from petra.latents import store as S
 from petra.train.loop import TrainOptions, make_optimizer
-from petra.train.recipe import variant_params
+from petra.generators.stylegan2 import variant_params
 from petra.train.sampler import PairSampler
 
 torch.set_num_threads(1)
@@ -26,7 +26,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("sg2train")
     df = write_manifest(root, ids=4, frames=2, size=64)
     # E_i codes as the latents stage stores them (random W+ near the generator's mean latent)
-    from petra.train.sg2_parts import load_generator
+    from petra.generators.stylegan2.parts import load_generator
 
     _, avg = load_generator(cfg)
     g = torch.Generator().manual_seed(0)
@@ -40,7 +40,7 @@ def setup(tmp_path_factory):
 
 
 def _recipe(cfg, **over):
-    from petra.train.stylegan2_recipe import StyleGAN2Recipe
+    from petra.generators.stylegan2.recipe import StyleGAN2Recipe
 
     p = variant_params(cfg, over.pop("variant", "ours"))
     p.update(over)

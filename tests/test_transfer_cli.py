@@ -102,7 +102,7 @@ def test_mesh_reenactors_follow_the_protocol(name, sample_root):
     from petra.data.ffhq import align_face
     from petra.geometry.canonical import DLIB68_FROM_MESH
     from petra.geometry.facemesh import detect_mesh
-    from petra.methods import create
+    from petra.generators import create
     from petra.video import iter_frames
 
     def crop(img):

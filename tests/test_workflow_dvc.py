@@ -57,8 +57,22 @@ def test_every_petra_rule_has_a_dvc_stage_with_the_same_command_and_params(proje
     import petra.config
 
     sections = set(petra.config.load(project_root / "params.yaml"))
+    from petra import generators
+
+    cfg = petra.config.load(project_root / "params.yaml")
     rules = {n: r for n, r in smk_rules(project_root).items() if r["command"]}
     stages = dvc_stages(project_root)
+    # one Snakemake rule trains (selects) every generator's methods; DVC has a stage per generator,
+    # and the rule's dynamic `method=` params are what that generator's train_rule hook declares
+    per_generator = {"train": ("train", "stylegan2"), "train_mesh": ("train", "mesh"),
+                     "select": ("select", "stylegan2"), "select_mesh": ("select", "mesh")}
+    originals = {rule: dict(rules[rule]) for rule, _ in per_generator.values()}
+    for stage, (rule, gen) in per_generator.items():
+        r = dict(originals[rule])
+        if "method" in r["params"]:
+            m = generators.parse(generators.trained_methods(cfg, gen)[0], cfg)
+            r["params"] = (r["params"] - {"method"}) | set(generators.package(m).train_rule(cfg, m)["params"])
+        rules[stage] = r
     assert {"ingest", "frames", "align", "filter", "manifest"} <= set(rules)
     problems = []
     for name, rule in sorted(rules.items()):
@@ -130,3 +144,15 @@ def test_dvc_repro_then_status_on_a_tiny_profile(project_root, sample_root, tmp_
     status = dvc("status", "--with-deps", "manifest")
     changed = set(re.findall(r"^(\w+):\s*$", status, re.M))
     assert changed == {"filter"}, status
+
+
+def test_dvc_evaluates_exactly_the_registry_methods_and_variants_of_the_sample_profile(project_root):
+    """The variant lists live once in params.yaml; dvc.yaml's static lists must agree with them."""
+    from petra import config, generators
+
+    cfg = config.load(project_root / "params.yaml", "sample")
+    stages = yaml.safe_load((project_root / "dvc.yaml").read_text())["stages"]
+    assert stages["evaluate"]["foreach"] == generators.evaluated_methods(cfg)
+    for stage, section in (("train_mesh", "${train_mesh.variants}"), ("select_mesh", "${train_mesh.variants}"),
+                           ("train", "${train.variants}"), ("select", "${train.variants}")):
+        assert stages[stage]["foreach"] == section

@@ -61,17 +61,53 @@ def _default_params() -> Path:
     return here if here.is_file() else DEFAULT_PARAMS
 
 
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as enforced: every object with ``properties`` rejects unknown keys, and a
+    ``variants`` entry may hold only keys of the section it varies (typed like them).
+
+    Done here rather than written out in the YAML so a new key cannot be forgotten:
+    a misspelt key anywhere (also inside a variant) is an error naming key and section.
+    """
+    schema = copy.deepcopy(schema)
+
+    def close(node: Any) -> None:
+        if isinstance(node, dict):
+            if "properties" in node and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            for v in node.values():
+                close(v)
+        elif isinstance(node, list):
+            for v in node:
+                close(v)
+
+    sections = schema["properties"]
+    loop = {k: v for k, v in sections["train"]["properties"].items() if k not in ("variants", "weights", "cosface",
+                                                                                    "lpips_net", "tune_generator")}
+    if "train_mesh" in sections:
+        sections["train_mesh"]["properties"]["train"] = {"type": "object", "properties": copy.deepcopy(loop)}
+    for name in ("train", "train_mesh"):
+        if name not in sections:
+            continue
+        props = {k: v for k, v in sections[name]["properties"].items() if k != "variants"}
+        sections[name]["properties"]["variants"] = {
+            "type": "object",
+            "additionalProperties": {"type": ["object", "null"], "properties": copy.deepcopy(props)}}
+    close(schema)
+    return schema
+
+
 def validate(cfg: Mapping[str, Any]) -> None:
-    """Check a resolved config against the JSON schema; raise one readable line."""
+    """Check a resolved config against the (strict) JSON schema; raise one readable line."""
     import jsonschema
 
     with open(SCHEMA_PATH, encoding="utf-8") as fh:
-        schema = yaml.safe_load(fh)
+        schema = strict_schema(yaml.safe_load(fh))
     try:
         jsonschema.validate(dict(cfg), schema)
     except jsonschema.ValidationError as err:
         where = "/".join(str(p) for p in err.absolute_path) or "<root>"
-        raise PetraError(f"params: {where}: {err.message}") from None
+        section = str(err.absolute_path[0]) if err.absolute_path else "<root>"
+        raise PetraError(f"params: section {section}: {where}: {err.message}") from None
 
 
 def data_path(cfg: Mapping[str, Any], *parts: str) -> Path:

@@ -19,6 +19,7 @@ from typing import IO, Iterator, Sequence
 import numpy as np
 
 from .errors import InputError, require_file
+from petra.io import atomic_path
 
 
 def ffmpeg_exe() -> str:
@@ -202,7 +203,6 @@ class VideoWriter:
         return cmd
 
     def __enter__(self) -> "VideoWriter":
-        from .io import atomic_path
 
         self._ctx = atomic_path(self.path)
         tmp = self._ctx.__enter__()

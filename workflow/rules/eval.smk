@@ -52,6 +52,7 @@ rule report:
     params:
         report=config["report"],
         evaluate={k: config["evaluate"][k] for k in ("methods", "backends")},
+        generator=config["generator"],  # evaluate.methods: null = its methods
         seed=config["seed"],
         out_dir=REPORTS,
     shell:

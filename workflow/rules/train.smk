@@ -1,46 +1,41 @@
-# train rules (DESIGN.md §2) for the StyleGAN2 path: train -> select per variant,
-# baseline per encoder. Methods are "sg2-<variant>" (train.variants) and
-# "sg2-baseline-<encoder>"; each trained variant is one MLflow run.
+# train rules (DESIGN.md §2): train -> select for every trained method of every generator
+# (petra.generators parses the names; each generator's train_rule hook says what its run
+# reads), the StyleGAN2 baseline per encoder, and the mesh generator's fits and random
+# identities. Each trained method is one MLflow run and one models/train/<method>/.
 
 
 rule train:
     input:
-        manifest=f"{DATA}/manifests/frames.parquet",
-        latents=f"{DATA}/latents/psp/index.parquet",
-        weights=train_weights,
+        unpack(train_inputs),
     output:
         summary=f"{MODELS}/train/{{method}}/summary.json",
     log:
         f"{MODELS}/logs/train/{{method}}.log",
     wildcard_constraints:
-        method=r"sg2-(?!baseline-)[A-Za-z0-9_.-]+",
+        method="|".join(TRAINED) or "no-trained-method",
     params:
-        train=train_params,
-        stylegan2=config["stylegan2"],
-        variant=lambda wc: sg2_variant(wc.method),
+        method=train_params,
+    threads: 2
     resources:
-        gpus=1,
+        gpus=lambda wc: 1 if registry.parse(wc.method, config).generator == "stylegan2" else 0,
     shell:
-        "{PETRA} train --generator stylegan2 --variant {params.variant} --manifest {input.manifest} > {log:q} 2>&1"
+        "{PETRA} train --method {wildcards.method} --manifest {input.manifest:q} > {log:q} 2>&1"
 
 
 rule select:
     input:
-        summary=f"{MODELS}/train/{{method}}/summary.json",
-        manifest=f"{DATA}/manifests/frames.parquet",
-        codes=f"{DATA}/baseline/psp/frames.parquet",
+        unpack(select_inputs),
     output:
         best=f"{MODELS}/selected/{{method}}.json",
     log:
         f"{MODELS}/logs/select/{{method}}.log",
     wildcard_constraints:
-        method=r"sg2-(?!baseline-)[A-Za-z0-9_.-]+",
+        method="|".join(TRAINED) or "no-trained-method",
     params:
         select=config["select"],
         evaluate=config.get("evaluate", {}).get("backends"),
-        variant=lambda wc: sg2_variant(wc.method),
     shell:
-        "{PETRA} select --variant {params.variant} --manifest {input.manifest} > {log:q} 2>&1"
+        "{PETRA} select --method {wildcards.method} --manifest {input.manifest:q} > {log:q} 2>&1"
 
 
 rule baseline:
@@ -61,29 +56,14 @@ rule baseline:
         "{PETRA} baseline --encoder {wildcards.encoder} --manifest {input.manifest} > {log:q} 2>&1"
 
 
-# --- mesh generator (docs/mesh_training.md): fits -> train-mesh per variant; random identities ---
-# Methods "mesh-<variant>" for the keys of train_mesh.variants; "mesh-relative" needs no training.
-
-
-def mesh_variants():
-    return list(config.get("train_mesh", {}).get("variants", {}))
-
-
-def mesh_method_inputs(wildcards):
-    """What evaluating a trained mesh method needs (common.smk's eval_method_inputs unpacks this)."""
-    m = wildcards.method
-    if m.startswith("mesh-") and m[len("mesh-"):] in mesh_variants():
-        return {"model": [f"{MODELS}/train/{m}/summary.json"]}
-    return {}
+# --- mesh generator (docs/mesh_training.md): fits; random identities ---
 
 
 def mesh_targets():
     """Default targets of the mesh path: trained variants and the random-identity figure."""
     if config["generator"]["name"] != "mesh":
         return []
-    return [f"{MODELS}/train/mesh-{v}/summary.json" for v in mesh_variants()] + [
-        f"{REPORTS}/figures/random_identities.png"
-    ]
+    return [f"{REPORTS}/figures/random_identities.png"]
 
 
 rule latents_mesh:
@@ -99,25 +79,6 @@ rule latents_mesh:
     shell:
         "{PETRA} latents --backend mesh --manifest {input.manifest} > {log:q} 2>&1"
 
-
-rule train_mesh:
-    input:
-        manifest=f"{DATA}/manifests/frames.parquet",
-        fits=f"{DATA}/latents/mesh/index.parquet",
-        lpips=weight_path("lpips_alex"),
-    output:
-        summary=f"{MODELS}/train/{{method}}/summary.json",
-    log:
-        f"{MODELS}/logs/train/{{method}}.log",
-    wildcard_constraints:
-        method=r"mesh-(?!relative$|absolute$)[A-Za-z0-9_.-]+",
-    params:
-        train={k: v for k, v in config["train"].items() if k != "run"},
-        train_mesh=config.get("train_mesh"),
-        variant=lambda wc: wc.method[len("mesh-"):],
-    threads: 2
-    shell:
-        "{PETRA} train-mesh --variant {params.variant} --manifest {input.manifest} > {log:q} 2>&1"
 
 
 rule synth_model:

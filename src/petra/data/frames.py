@@ -13,6 +13,7 @@ from ..errors import InputError
 from ..io import write_image, write_json
 from ..media import MIN_SIDE
 from .layout import frame_name
+from petra.video import iter_frames
 
 
 def extract_video(path: str | Path, out_dir: Path, interval_s: float, max_per_video: int,
@@ -21,7 +22,6 @@ def extract_video(path: str | Path, out_dir: Path, interval_s: float, max_per_vi
 
     Raises InputError for clips that are unreadable, empty or whose frames are too small.
     """
-    from ..video import iter_frames
 
     done = out_dir / "frames.json"
     if done.is_file():

@@ -14,6 +14,8 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import InputError
 from ..io import sha256_file  # noqa: F401  (re-exported: ingest.sha256_file)
+from petra.io import atomic_path
+from petra.video import probe
 
 VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 SAMPLE_SOURCES = Path(__file__).with_name("sample_sources.tsv")
@@ -70,7 +72,6 @@ def read_url_list(path: Path) -> list[dict[str, str]]:
 
 def fetch(url: str, sha256: str, dest: Path, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` (atomically) unless a file with that sha256 is there."""
-    from ..io import atomic_path
 
     if dest.is_file() and sha256_file(dest) == sha256:
         return dest
@@ -153,7 +154,6 @@ def probe_rows(rows: list[dict[str, Any]], rejects: list[dict[str, str]]) -> lis
     """Add size/fps/duration/rotation; clips ffmpeg cannot read become ``ingest`` rejects."""
     from tqdm import tqdm
 
-    from ..video import probe
 
     out = []
     for r in tqdm(rows, desc="ingest: probe", unit="video", disable=None):

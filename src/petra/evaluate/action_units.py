@@ -46,7 +46,7 @@ class OpenGraphAU:
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
         from petra.models.opengraphau import OpenGraphAUPredictor, load_opengraphau
-        from petra.train.sg2_parts import opengraphau_backbone, weight_file
+        from petra.zoo import opengraphau_backbone, weight_file
 
         # MissingWeightsError names the file, its URL and the rules that need it when absent
         self.path, sha256 = weight_file(cfg, "opengraphau")

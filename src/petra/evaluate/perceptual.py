@@ -13,13 +13,11 @@ class Lpips:
     def __init__(self, net: str = "alex", cfg: Mapping[str, Any] | None = None) -> None:
         import torch
 
-        from petra.models.lpips import (
-            load_lpips,  # MissingWeightsError: run `petra weights --offline-assets`
-        )
+        from petra.zoo import load_lpips  # lazy: torch; MissingWeightsError: run `petra weights --offline-assets`
 
         self._torch = torch
         self.net = net
-        self._model = load_lpips(net, cfg=cfg)
+        self._model = load_lpips(cfg, net)
 
     def _t(self, rgb: np.ndarray) -> torch.Tensor:  # noqa: F821
         return self._torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 127.5 - 1.0

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
+from petra.errors import InputError
 
 
 class PoseEvaluator(Protocol):
@@ -23,7 +24,7 @@ class HeadPose:
     def __init__(self, backend: str, cfg: Mapping[str, Any]) -> None:
         if backend == "hopenet":
             from petra import weights
-            from petra.models.hopenet import HopeNetPoseEstimator
+            from petra.geometry.headpose import HopeNetPoseEstimator
 
             # MissingWeightsError names the file, its URL and sha256 when it is absent
             path, sha = weights.require(cfg, "hopenet", with_sha=True)
@@ -35,7 +36,6 @@ class HeadPose:
         self.backend = backend
 
     def __call__(self, rgb: np.ndarray) -> tuple[float, float, float] | None:
-        from petra.errors import InputError
 
         try:
             pose = self._est.estimate(rgb)

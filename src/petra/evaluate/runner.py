@@ -17,18 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from petra import methods
 from petra.errors import InputError, PetraError
 from petra.io import write_image
 
 from . import image_metrics as im
 from .analyzer import Analyzer
+from petra.media import read_image
 
 log = logging.getLogger(__name__)
 
 
 def _img(path: str, root: Path, size: int) -> np.ndarray:
-    from petra.media import read_image
 
     rgb = read_image(root / path if not Path(path).is_absolute() else path)
     if rgb.shape[:2] != (size, size):
@@ -77,7 +76,7 @@ def _au_tag(b: Any) -> str:
     return f"geom{b.landmarks}" if b.au == "geom" else b.au
 
 
-def run_method(cfg: Mapping[str, Any], method: str, pairs: pd.DataFrame, outputs_dir: Path | None,
+def run_method(cfg: Mapping[str, Any], method: str, reenactor: Any, pairs: pd.DataFrame, outputs_dir: Path | None,
                root: Path = Path("."), analyzer: Analyzer | None = None, lpips: Any | None = "auto",
                ) -> tuple[pd.DataFrame, list[dict[str, str]], float]:
     """Drive every pair with ``method``; return (per-frame rows, rejects rows, seconds per drive).
@@ -93,7 +92,6 @@ def run_method(cfg: Mapping[str, Any], method: str, pairs: pd.DataFrame, outputs
         from .perceptual import Lpips
 
         lpips = Lpips(cfg["evaluate"]["lpips_net"], cfg) if (pairs["kind"] == "self").any() else None
-    reenactor = methods.create(method, cfg)
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, str]] = []
     drive_s: list[float] = []

@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 
 from .stats import roc_auc
+from petra.video import iter_frames
+from petra.io import write_json
+from petra.plotting import pyplot as _mpl, save_figure as _save
 
 
 # --- known rotations of a rendered mesh ----------------------------------------------------
@@ -126,7 +129,6 @@ def identity_auc(embeddings: np.ndarray, identities: Sequence[str]) -> float:
 
 def sample_frames(video: str | Path, times_s: Sequence[float]) -> list[np.ndarray]:
     """Frames (RGB uint8) of a video at given times, through petra's ffmpeg wrapper."""
-    from petra.video import iter_frames
 
     want = sorted(times_s)
     got: list[np.ndarray] = []
@@ -186,7 +188,6 @@ ROTATIONS = tuple([(y, 0, 0) for y in (-30, -15, 15, 30)] + [(0, p, 0) for p in 
 
 def run_validation(cfg: Mapping[str, Any], sample_root: Path, out_dir: Path) -> dict[str, Any]:
     """Measure the offline evaluators on the sample clips; write validation.json and two figures."""
-    from petra.io import write_json
 
     from .identity import DlibResnet
     from .landmarks import Dlib68
@@ -230,7 +231,6 @@ def run_validation(cfg: Mapping[str, Any], sample_root: Path, out_dir: Path) -> 
 def _validation_figures(renders, poses, est, pos, neg, fig_dir: Path) -> None:
     import cv2
 
-    from petra.report.figures import _mpl, _save
 
     plt = _mpl()
     fig, axes = plt.subplots(1, len(renders), figsize=(1.6 * len(renders), 2.2))

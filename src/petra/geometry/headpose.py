@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -70,6 +70,39 @@ def pose_from_mesh(points: np.ndarray) -> HeadPose:
     return HeadPose(yaw, pitch, roll, "mesh")
 
 
+class HopeNetPoseEstimator:
+    """Head-pose backend ``hopenet``: aligned RGB face crop → HeadPose (degrees).
+
+    Conforms to :mod:`petra.geometry.headpose` (``estimate(rgb) -> HeadPose``). HopeNet's
+    own signs (300W-LP; read from deep-head-pose ``utils.plot_pose_cube``/``draw_axis``,
+    which draws the nose axis at ``sin(-yaw)`` and the face x-axis dipping by
+    ``sin(roll)`` with y down) are: yaw > 0 = nose toward the image's left, roll > 0 =
+    clockwise tilt, pitch > 0 = looking up. petra's convention flips yaw and roll, so
+    :meth:`estimate` returns ``(-yaw, pitch, -roll)``; :meth:`angles` gives the raw values.
+    """
+
+    name = "hopenet"
+
+    def __init__(self, weights_path: str, sha256: str | None = None, model: Any = None) -> None:
+        from petra.models.hopenet import load_hopenet  # lazy: torch only for this backend
+
+        self.model = model if model is not None else load_hopenet(str(weights_path), sha256=sha256)
+        self.model.eval()
+
+    def angles(self, rgb: np.ndarray) -> tuple[float, float, float]:
+        """Raw HopeNet (yaw, pitch, roll) in degrees, official preprocessing."""
+        from petra.models.hopenet import hopenet_angles  # lazy: torch only for this backend
+
+        return hopenet_angles(self.model, rgb)
+
+    def estimate(self, rgb: np.ndarray) -> HeadPose:
+        """HeadPose in petra's sign convention (see the class docstring)."""
+        yaw, pitch, roll = self.angles(rgb)
+        return HeadPose(yaw=-yaw, pitch=pitch, roll=-roll, backend=self.name)
+
+    __call__ = estimate
+
+
 def get_head_pose_estimator(backend: str = "auto", hopenet_weights: str | Path | None = None) -> HeadPoseEstimator:
     """Build a pose estimator by name (``auto`` | ``mesh`` | ``hopenet``).
 
@@ -85,9 +118,7 @@ def get_head_pose_estimator(backend: str = "auto", hopenet_weights: str | Path |
                 f"{hopenet_weights or '<no path>'}: HopeNet weights not found "
                 "(hopenet_robust_alpha1.pkl from natanielruiz/deep-head-pose); use backend 'mesh'"
             )
-        from ..models import hopenet  # lazy: torch only when needed
-
-        return hopenet.HopeNetPoseEstimator(str(hopenet_weights))
+        return HopeNetPoseEstimator(str(hopenet_weights))
     if backend == "auto":
         return MeshPoseEstimator()
     raise ValueError(f"unknown head-pose backend {backend!r}; use auto, mesh or hopenet")

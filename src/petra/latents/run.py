@@ -19,6 +19,7 @@ from ..data.layout import frames_manifest
 from ..errors import InputError
 from ..io import rejects_frame, write_parquet
 from . import store
+from petra.media import read_image
 
 
 def latents_dir(cfg: Mapping[str, Any], backend: str) -> Path:
@@ -32,13 +33,13 @@ def run_latents(
     out_dir: str | Path | None = None,
     root: str | Path = ".",
     encoder: Any = None,
+    make_encoder: Callable[[], Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Encode every manifest frame with ``backend``; returns a summary dict."""
     import pandas as pd
     from tqdm import tqdm
 
-    from ..media import read_image
 
     t0 = time.time()
     manifest = frames_manifest(cfg, manifest)
@@ -57,10 +58,9 @@ def run_latents(
             skipped += 1
         else:
             if encoder is None:
-                from ..train.loop import resolve_device
-                from .backends import create
-
-                encoder = create(backend, cfg, resolve_device(cfg["latents"].get("device", "auto")))
+                if make_encoder is None:
+                    raise ValueError("run_latents needs an encoder or make_encoder (petra.generators.latents_backend)")
+                encoder = make_encoder()
             kept, arrays = [], {}
             for b in range(0, len(shard_keys), B):
                 imgs, ok = [], []

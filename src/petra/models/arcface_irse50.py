@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .irse import Flatten, l2_norm, make_body, make_input_layer
+from petra.safeload import safe_torch_load
 
 
 class Backbone(nn.Module):
@@ -71,7 +72,6 @@ class IDLoss(nn.Module):
 
 def load_arcface(path: str, sha256: str | None = None) -> Backbone:
     """``model_ir_se50.pth`` (a plain state_dict) → eval-mode Backbone."""
-    from ..weights import safe_torch_load
 
     net = Backbone(50, 0.6, "ir_se")
     net.load_state_dict(safe_torch_load(path, sha256=sha256), strict=True)

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .resnet import ResNetTrunk, block_class, resize_center_crop
+from petra.safeload import safe_torch_load
 
 N_BINS = 66
 
@@ -52,41 +53,20 @@ def preprocess(rgb: np.ndarray) -> torch.Tensor:
 
 def load_hopenet(path: str, sha256: str | None = None) -> Hopenet:
     """``hopenet_robust_alpha1.pkl`` (a plain state_dict) → eval-mode Hopenet, strict."""
-    from ..weights import safe_torch_load
 
     net = Hopenet()
     net.load_state_dict(safe_torch_load(path, sha256=sha256), strict=True)
     return net.eval()
 
 
-class HopeNetPoseEstimator:
-    """Head-pose backend ``hopenet``: aligned RGB face crop → HeadPose (degrees).
 
-    Conforms to :mod:`petra.geometry.headpose` (``estimate(rgb) -> HeadPose``). HopeNet's
-    own signs (300W-LP; read from deep-head-pose ``utils.plot_pose_cube``/``draw_axis``,
-    which draws the nose axis at ``sin(-yaw)`` and the face x-axis dipping by
-    ``sin(roll)`` with y down) are: yaw > 0 = nose toward the image's left, roll > 0 =
-    clockwise tilt, pitch > 0 = looking up. petra's convention flips yaw and roll, so
-    :meth:`estimate` returns ``(-yaw, pitch, -roll)``; :meth:`angles` gives the raw values.
+@torch.no_grad()
+def hopenet_angles(model: Hopenet, rgb: np.ndarray) -> tuple[float, float, float]:
+    """Raw HopeNet (yaw, pitch, roll) in degrees of an RGB uint8 face crop, official preprocessing.
+
+    HopeNet's own signs (300W-LP): yaw > 0 = nose toward the image's left, roll > 0 =
+    clockwise tilt, pitch > 0 = looking up; :class:`petra.geometry.headpose.HopeNetPoseEstimator`
+    converts them to petra's convention.
     """
-
-    name = "hopenet"
-
-    def __init__(self, weights_path: str, sha256: str | None = None, model: Hopenet | None = None) -> None:
-        self.model = model if model is not None else load_hopenet(str(weights_path), sha256=sha256)
-        self.model.eval()
-
-    @torch.no_grad()
-    def angles(self, rgb: np.ndarray) -> tuple[float, float, float]:
-        """Raw HopeNet (yaw, pitch, roll) in degrees, official preprocessing."""
-        yaw, pitch, roll = self.model(preprocess(rgb))
-        return tuple(float(logits_to_degrees(t)[0]) for t in (yaw, pitch, roll))  # type: ignore[return-value]
-
-    def estimate(self, rgb: np.ndarray) -> Any:
-        """HeadPose in petra's sign convention (see the class docstring)."""
-        from petra.geometry.headpose import HeadPose
-
-        yaw, pitch, roll = self.angles(rgb)
-        return HeadPose(yaw=-yaw, pitch=pitch, roll=-roll, backend=self.name)
-
-    __call__ = estimate
+    yaw, pitch, roll = model(preprocess(rgb))
+    return tuple(float(logits_to_degrees(t)[0]) for t in (yaw, pitch, roll))  # type: ignore[return-value]

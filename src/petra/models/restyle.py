@@ -27,6 +27,8 @@ from torch import nn
 from .irse import make_body, make_input_layer
 from .psp_encoder import GradualStyleBlock
 from .stylegan2 import Generator
+from petra.safeload import safe_torch_load
+from petra.errors import PetraError
 
 N_ITERS_DEFAULT = 5
 
@@ -190,7 +192,6 @@ def restyle_from_checkpoint(ckpt: Mapping[str, Any], encoder_type: str | None = 
     dec = {k[len("decoder."):]: v for k, v in sd.items() if k.startswith("decoder.")}
     missing, _unexpected = net.encoder.load_state_dict(enc, strict=False)
     if missing:
-        from ..errors import PetraError
 
         raise PetraError(f"ReStyle checkpoint ({encoder_type}) lacks encoder keys, e.g. {missing[:3]}")
     net.decoder.load_state_dict(dec, strict=True)
@@ -202,6 +203,5 @@ def restyle_from_checkpoint(ckpt: Mapping[str, Any], encoder_type: str | None = 
 
 def load_restyle(path: str, sha256: str | None = None, encoder_type: str | None = None) -> ReStyle:
     """Official ReStyle ``.pt`` file → eval-mode :class:`ReStyle` (safe weights_only load)."""
-    from ..weights import safe_torch_load
 
     return restyle_from_checkpoint(safe_torch_load(path, sha256=sha256), encoder_type)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 from torch.nn import functional as F
+from petra.safeload import safe_torch_load
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -336,7 +337,6 @@ class Generator(nn.Module):
 
 def load_rosinality_checkpoint(path: str, size: int = 1024, sha256: str | None = None) -> tuple[Generator, torch.Tensor | None]:
     """Build ``Generator(size)`` from a rosinality/convert_weight.py file (``g_ema``, ``latent_avg``)."""
-    from ..weights import safe_torch_load
 
     ckpt = safe_torch_load(path, sha256=sha256)
     g = Generator(size, 512, 8, channel_multiplier=2)

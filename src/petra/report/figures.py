@@ -14,37 +14,21 @@ import numpy as np
 import pandas as pd
 
 from petra.evaluate.ratios import RATIO_NAMES, landmark_ratios
-from petra.io import atomic_path
+from petra.plotting import pyplot, save_figure
+from petra.media import read_image
 
 CELL = 128  # px per thumbnail
 Block = tuple[str, list[str], list[list[np.ndarray]]]  # (title, row labels, rows of thumbnails)
 
 
-def _mpl():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _thumb(path: str | None, root: Path) -> np.ndarray:
     import cv2
 
-    from petra.media import read_image
 
     if not path:
         return np.full((CELL, CELL, 3), 255, np.uint8)
     img = read_image(root / path if not Path(path).is_absolute() else path)
     return cv2.resize(img, (CELL, CELL), interpolation=cv2.INTER_AREA)
-
-
-def _save(fig, path: Path) -> None:
-    plt = _mpl()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
 
 def _mosaic(rows: list[list[np.ndarray]]) -> np.ndarray:
@@ -55,12 +39,12 @@ def _mosaic(rows: list[list[np.ndarray]]) -> np.ndarray:
 
 def _grid_figure(blocks: list[Block], path: Path, col_title: str) -> None:
     """blocks: (title, row labels, rows of thumbnails); one image per block, stacked."""
-    plt = _mpl()
+    plt = pyplot()
     if not blocks:  # e.g. no self pairs in a tiny profile: say so instead of failing the report
         fig, ax = plt.subplots(figsize=(6, 1.5))
         ax.axis("off")
         ax.text(0.5, 0.5, f"{col_title}: no pairs of this kind in the pair list", ha="center", va="center")
-        _save(fig, path)
+        save_figure(fig, path)
         return
     heights = [len(r) for _, _, r in blocks]
     width = max(len(r) for _, _, rows in blocks for r in rows)
@@ -76,7 +60,7 @@ def _grid_figure(blocks: list[Block], path: Path, col_title: str) -> None:
             s.set_visible(False)
     fig.suptitle(col_title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig_h))  # keep the title clear of the first block
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _outputs(frames: dict[str, pd.DataFrame], method: str, pair_id: str) -> dict[int, str]:
@@ -165,7 +149,7 @@ def ratio_retrieval(manifest: pd.DataFrame, path: Path, root: Path, n_queries: i
 def metric_curves(frames: dict[str, pd.DataFrame], pair_id: str, path: Path, pose_backend: str,
                   lmk_backend: str) -> Path:
     """Per-frame ratios and pose of one driving video: driving vs each method's output."""
-    plt = _mpl()
+    plt = pyplot()
     names = list(RATIO_NAMES) + ["yaw", "pitch"]
     fig, axes = plt.subplots(2, 4, figsize=(12, 5.5), squeeze=False)
     flat = axes.ravel()
@@ -187,15 +171,15 @@ def metric_curves(frames: dict[str, pd.DataFrame], pair_id: str, path: Path, pos
     flat[-1].legend(handles, labels, loc="center", fontsize=9)
     fig.suptitle(f"Per-frame measurements, pair {pair_id}", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
 def validation_bars(names: Sequence[str], values: Sequence[float], path: Path, title: str) -> Path:
-    plt = _mpl()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.bar(names, values)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     return path

@@ -11,27 +11,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from petra.evaluate.summary import HIGHER_IS_BETTER
+from petra.evaluate.metrics import for_table_column, label
 from petra.io import write_text
-
-LABELS = {
-    "pose_mae_yaw_": "yaw MAE (°)", "pose_mae_pitch_": "pitch MAE (°)", "fl_corr_": "FL-CORR",
-    "fau_corr_": "FAU-CORR", "geom_au_corr_": "geom-AU-CORR (substitute)", "id_csim_": "ID-CSIM",
-    "self_id_csim_": "self ID-CSIM", "l1": "L1", "psnr": "PSNR (dB)", "ssim": "SSIM", "lpips_": "LPIPS",
-    "akd_": "AKD (px@256)", "aed_": "AED",
-}
 
 
 def metric_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if c != "method" and not c.startswith("n_pairs") and not c.endswith("_ci95")]
 
 
-def _label(col: str) -> str:
-    for key, text in LABELS.items():
-        if col == key or (key.endswith("_") and col.startswith(key)):
-            backend = col[len(key):]
-            return f"{text} [{backend}]" if backend else text
-    return col
+def _head(col: str) -> str:
+    m = for_table_column(col)
+    return label(col) + ("" if m is None else " ↑" if m.higher_is_better else " ↓")
+
+
+def _is_self(col: str) -> bool:
+    m = for_table_column(col)
+    return m is not None and m.kind == "self"
 
 
 def _fmt(mean: float, half: float) -> str:
@@ -43,14 +38,9 @@ def _fmt(mean: float, half: float) -> str:
 
 def to_markdown(table: pd.DataFrame, title: str = "Results") -> str:
     cols = metric_columns(table)
-    head = ["method", "cross pairs"] + [
-        _label(c) + (" ↑" if c.removeprefix("self_").startswith(HIGHER_IS_BETTER) else " ↓")
-        for c in cols if not c.startswith(("l1", "psnr", "ssim", "lpips_", "akd_", "aed_", "self_"))
-    ]
-    cross = [c for c in cols if not c.startswith(("l1", "psnr", "ssim", "lpips_", "akd_", "aed_", "self_"))]
-    selfc = [c for c in cols if c not in cross]
-    head += ["self pairs"] + [_label(c) + (" ↑" if c.removeprefix("self_").startswith(HIGHER_IS_BETTER) else " ↓")
-                              for c in selfc]
+    cross = [c for c in cols if not _is_self(c)]
+    selfc = [c for c in cols if _is_self(c)]
+    head = ["method", "cross pairs"] + [_head(c) for c in cross] + ["self pairs"] + [_head(c) for c in selfc]
     lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in table.iterrows():
         cells = [f"`{r['method']}`", str(int(r["n_pairs_cross"]))]

@@ -15,6 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from petra.config import load, reports_path
+from petra.video import iter_frames
+from petra.errors import NoFaceError
+from petra.io import write_image
+from petra.media import read_image
 
 # (video under videos/, what to look for)
 DRIVERS = (
@@ -42,7 +47,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load, reports_path
 
     cfg = load(args.params, args.profile)
     out = Path(args.out) if args.out else reports_path(cfg, "figures", "transfer_grid.png")
@@ -52,19 +56,16 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _first_frame(path: Path) -> np.ndarray:
-    from ..video import iter_frames
 
     return next(iter(iter_frames(path, max_frames=1)))[1]
 
 
 def pick_frame(video: Path, kind: str, step_s: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(first frame, its mesh, the frame that moves most, its mesh) of a driving video."""
-    from ..errors import NoFaceError
     from ..geometry.canonical import IRIS_LEFT, IRIS_RIGHT
     from ..geometry.facemesh import FaceMesh
     from ..geometry.frame import rotation_to_euler
     from ..geometry.motion import fit_face
-    from ..video import iter_frames
 
     ref = best = None
     best_score = -1.0
@@ -96,9 +97,7 @@ def run_transfer_grid(cfg: Mapping[str, Any], out: Path, cell: int = 256) -> np.
     import cv2
     from tqdm import tqdm
 
-    from ..io import write_image
-    from ..media import read_image
-    from ..render.transfer import MeshConfig, Transfer
+    from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     root = Path(cfg["dataset"]["mirror"])
     mc = MeshConfig.from_params(cfg, mode="relative", paste_back=False, size=256)

@@ -5,6 +5,9 @@ import argparse
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ._common import add_identity_args, rel, shards, summary
+from petra.errors import PetraError
+from petra.io import rejects_frame, write_parquet
+from petra.config import load
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,8 +42,6 @@ def run_align(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
     from ..data.align import align_frame
     from ..data.landmarks import Landmarker
     from ..data.layout import clean_temporaries, stage_dir, stage_rejects, stage_table
-    from ..errors import PetraError
-    from ..io import rejects_frame, write_parquet
 
     ac = cfg["align"]
     lmk = Landmarker(ac.get("upsample", 1), ac.get("detect_max_side", 320), ac.get("min_face_px", 40))
@@ -76,7 +77,6 @@ def run_align(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load
 
     run_align(load(args.params, args.profile), args.shard, args.identity)
     return 0

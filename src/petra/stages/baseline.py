@@ -11,7 +11,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from .. import config
-    from ..baseline.run import run_baseline
+    from petra.generators.stylegan2.baseline.run import run_baseline
 
     cfg = config.load(args.params, args.profile)
     run_baseline(cfg, args.encoder, args.manifest)

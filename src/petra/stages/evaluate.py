@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from petra import config
+from petra.errors import InputError
+from petra.io import rejects_frame, write_parquet
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True, help="a name in petra.methods.REGISTRY")
+    parser.add_argument("--method", required=True, help="a method name (petra.generators: copy-target, mesh-relative, sg2-ours, …)")
     parser.add_argument("--pairs", type=Path, default=None, help="pairs.parquet (default: <data>/eval/)")
     parser.add_argument("--out", type=Path, default=None, help="per-frame Parquet (default: <data>/eval/NAME.parquet)")
     parser.add_argument("--outputs", type=Path, default=None, help="folder for output crops (default: <data>/eval/NAME/)")
@@ -22,17 +24,14 @@ def run_evaluate(cfg: Mapping[str, Any], method: str, pairs_path: Path, out: Pat
     """Drive every pair with ``method`` and write per-frame rows plus a rejects table beside them."""
     import pandas as pd
 
-    from petra import methods
-    from petra.errors import InputError, PetraError
+    from petra import generators
     from petra.evaluate.runner import run_method
-    from petra.io import rejects_frame, write_parquet
 
-    if method not in methods.REGISTRY:
-        raise PetraError(f"unknown method {method!r}; registered: {sorted(methods.REGISTRY)}")
+    generators.parse(method, cfg)  # one line naming an unknown method, before any work
     if not Path(pairs_path).is_file():
         raise InputError(pairs_path, "pair list not found (run `petra pairs` first)")
     pairs = pd.read_parquet(pairs_path)
-    frames, rejects, drive_s = run_method(cfg, method, pairs, outputs_dir, root=root)
+    frames, rejects, drive_s = run_method(cfg, method, generators.create(method, cfg), pairs, outputs_dir, root=root)
     if frames.empty:
         raise InputError(pairs_path, f"{method}: no pair could be evaluated ({len(rejects)} rejected)")
     frames["evaluate_params"] = json.dumps(dict(cfg["evaluate"]), sort_keys=True)

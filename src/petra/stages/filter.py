@@ -5,6 +5,10 @@ import argparse
 from typing import Any, Mapping, Sequence
 
 from ._common import add_identity_args, shards, summary
+from petra.errors import InputError, PetraError
+from petra.io import rejects_frame, write_parquet
+from petra.media import read_image
+from petra.config import load
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +26,6 @@ def run_filter(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
 
     from ..data.layout import stage_rejects, stage_table
     from ..data.pose_filter import alignment_roll, make_estimator, pose_reject_reason
-    from ..errors import InputError, PetraError
-    from ..io import rejects_frame, write_parquet
-    from ..media import read_image
 
     fc = cfg["filter"]
     est = make_estimator(cfg)
@@ -66,7 +67,6 @@ def run_filter(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load
 
     run_filter(load(args.params, args.profile), args.shard, args.identity)
     return 0

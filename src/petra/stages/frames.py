@@ -5,6 +5,9 @@ import argparse
 from typing import Any, Mapping, Sequence
 
 from ._common import add_identity_args, read_listing, rel, shards, summary
+from petra.errors import InputError
+from petra.io import rejects_frame, write_parquet
+from petra.config import load
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -19,8 +22,6 @@ def run_frames(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
 
     from ..data.frames import extract_video
     from ..data.layout import clean_temporaries, safe_name, stage_dir, stage_rejects, stage_table
-    from ..errors import InputError
-    from ..io import rejects_frame, write_parquet
 
     fc = cfg["frames"]
     listing = read_listing(cfg)
@@ -52,7 +53,6 @@ def run_frames(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load
 
     run_frames(load(args.params, args.profile), args.shard, args.identity)
     return 0

@@ -5,6 +5,8 @@ import argparse
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ._common import rel, summary
+from petra.io import rejects_frame, write_parquet
+from petra.config import load
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,7 +22,6 @@ def run_ingest(cfg: Mapping[str, Any]) -> "pd.DataFrame":
 
     from ..data import ingest
     from ..data.layout import ingest_rejects, listing, shard_of
-    from ..io import rejects_frame, write_parquet
 
     rejects: list[dict[str, str]] = []
     rows = ingest.list_source(cfg, rejects)
@@ -43,7 +44,6 @@ def run_ingest(cfg: Mapping[str, Any]) -> "pd.DataFrame":
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load
 
     run_ingest(load(args.params, args.profile))
     return 0

@@ -5,6 +5,10 @@ import argparse
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ._common import read_listing, shards, summary
+from petra.errors import PetraError
+from petra.io import atomic_path, rejects_frame, write_json, write_parquet
+from petra.config import load
+from petra.tracking import log_run
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,8 +26,6 @@ def run_manifest(cfg: Mapping[str, Any], mlflow: bool = True) -> "pd.DataFrame":
 
     from ..data.layout import ingest_rejects, manifest_dir, stage_rejects, stage_table
     from ..data.manifest import MANIFEST_COLUMNS, reject_counts, split_identities
-    from ..errors import PetraError
-    from ..io import rejects_frame, write_json, write_parquet
 
     listing = read_listing(cfg)
     groups = shards(cfg)
@@ -55,7 +57,6 @@ def run_manifest(cfg: Mapping[str, Any], mlflow: bool = True) -> "pd.DataFrame":
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..io import atomic_path
 
     table = pa.Table.from_pandas(frames, preserve_index=False)
     lm_idx = table.schema.get_field_index("landmarks")
@@ -71,7 +72,6 @@ def run_manifest(cfg: Mapping[str, Any], mlflow: bool = True) -> "pd.DataFrame":
     write_json(out / "summary.json", {"counts": counts, "rejected_by_reason": by_reason,
                                       "pose_backend": sorted(set(frames["pose_backend"]))})
     if mlflow:
-        from ..tracking import log_run
 
         log_run("petra-data", f"data-{cfg['profile']}",
                 params={k: cfg[k] for k in DATA_SECTIONS if k in cfg},
@@ -82,7 +82,6 @@ def run_manifest(cfg: Mapping[str, Any], mlflow: bool = True) -> "pd.DataFrame":
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load
 
     run_manifest(load(args.params, args.profile), mlflow=not args.no_mlflow)
     return 0

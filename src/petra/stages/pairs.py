@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from petra import config
+from petra.errors import InputError
+from petra.io import write_parquet
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,9 +20,7 @@ def run_pairs(cfg: Mapping[str, Any], manifest: Path, out: Path) -> pd.DataFrame
     """Read the manifest, draw the pairs from ``evaluate.pairs_seed`` and write them."""
     import pandas as pd
 
-    from petra.errors import InputError
     from petra.evaluate.pairs import make_pairs
-    from petra.io import write_parquet
 
     if not Path(manifest).is_file():
         raise InputError(manifest, "manifest not found (run the data stages first)")

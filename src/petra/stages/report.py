@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import argparse
+
+from petra.generators import evaluated_methods
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from petra import config
+from petra.errors import InputError
+from petra.io import write_parquet
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +29,7 @@ def run_report(cfg: Mapping[str, Any], evals: Sequence[Path], pairs_path: Path, 
     """Aggregate, tabulate, draw and log; returns the results table."""
     import pandas as pd
 
-    from petra.errors import InputError
     from petra.evaluate.summary import per_pair, results_table
-    from petra.io import write_parquet
     from petra.report import figures
     from petra.report import table as tbl
 
@@ -38,7 +40,8 @@ def run_report(cfg: Mapping[str, Any], evals: Sequence[Path], pairs_path: Path, 
     for p in evals:
         df = pd.read_parquet(p)
         frames[str(df["method"].iloc[0])] = df
-    order = [m for m in cfg["evaluate"]["methods"] if m in frames] + sorted(set(frames) - set(cfg["evaluate"]["methods"]))
+    listed = evaluated_methods(cfg)
+    order = [m for m in listed if m in frames] + sorted(set(frames) - set(listed))
     frames = {m: frames[m] for m in order}
     pp = per_pair(pd.concat(frames.values(), ignore_index=True))
     table = results_table(pp, order)
@@ -78,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
         res = run_validation(cfg, Path(cfg["dataset"]["mirror"]), args.out_dir or config.reports_path(cfg))
         print("report --validate: " + ", ".join(f"{k}={v:.4g}" for k, v in res.items() if isinstance(v, float)))
         return 0
-    evals = args.evals or [config.data_path(cfg, "eval", f"{m}.parquet") for m in cfg["evaluate"]["methods"]]
+    evals = args.evals or [config.data_path(cfg, "eval", f"{m}.parquet") for m in evaluated_methods(cfg)]
     run_report(cfg, evals, args.pairs or config.data_path(cfg, "eval", "pairs.parquet"),
                args.manifest or config.data_path(cfg, "manifests", "frames.parquet"),
                args.out_dir or config.reports_path(cfg), mlflow=not args.no_mlflow)

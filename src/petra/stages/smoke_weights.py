@@ -10,7 +10,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from .. import config
-    from ..train.smoke_weights import build_smoke_weights
+    from petra.generators.stylegan2.smoke_weights import build_smoke_weights
 
     cfg = config.load(args.params, args.profile)
     if not cfg["stylegan2"].get("smoke_weights"):

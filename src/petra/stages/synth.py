@@ -7,7 +7,7 @@
     petra synth --figure                        # reports/figures/random_identities.png
 
 With ``synth.generator: stylegan2`` the seed goes to the StyleGAN2 generator's
-random-identity function instead (``petra.train.stylegan2_synth:random_identity``)
+random-identity function instead (``petra.generators.stylegan2.synth:random_identity``)
 when that module exists.
 """
 from __future__ import annotations
@@ -20,10 +20,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import InputError, PetraError
+from petra.io import write_image
+from petra.video import iter_frames, probe, write_video
+from petra.media import read_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi"}
-STYLEGAN2_HOOK = "petra.train.stylegan2_synth:random_identity"
+STYLEGAN2_HOOK = "petra.generators.stylegan2.synth:random_identity"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -47,8 +50,8 @@ def run_build(cfg: Mapping[str, Any], manifest: str | Path | None = None, fits: 
     import pandas as pd
 
     from ..data.layout import frames_manifest
-    from ..latents.mesh import MeshFits, default_fits_path
-    from ..synth.model import build_identity_model, default_model_path
+    from petra.generators.mesh.fit import MeshFits, default_fits_path
+    from petra.generators.mesh.synth.model import build_identity_model, default_model_path
 
     manifest = frames_manifest(cfg, manifest)
     p = cfg.get("synth") or {}
@@ -64,8 +67,7 @@ def run_synth(cfg: Mapping[str, Any], seed: int, out: str | Path, yaw: float = 0
               roll: float = 0.0, expression: str | Mapping[str, float] = "", driving: str | Path | None = None,
               model: str | Path | None = None, frames: int = 50, fps: float = 25.0) -> Path:
     """Render identity ``seed`` to ``out`` (image, or clip when ``out`` is a video name)."""
-    from ..io import write_image
-    from ..synth.expressions import parse_expression
+    from petra.generators.mesh.synth.expressions import parse_expression
 
     out = Path(out)
     suffix = out.suffix.lower()
@@ -78,7 +80,6 @@ def run_synth(cfg: Mapping[str, Any], seed: int, out: str | Path, yaw: float = 0
     if suffix in IMAGE_SUFFIXES:
         write_image(out, ident.render(yaw, pitch, roll, expr))
     else:
-        from ..video import write_video
 
         # neutral -> requested -> neutral, eased
         u = 0.5 - 0.5 * np.cos(np.linspace(0.0, 2.0 * np.pi, frames))
@@ -97,33 +98,29 @@ def _sample(cfg: Mapping[str, Any], seed: int, model: str | Path | None) -> Any:
         except (ImportError, AttributeError):
             raise PetraError(f"synth: generator stylegan2 has no random-identity function ({STYLEGAN2_HOOK})") from None
         return fn(cfg, seed)
-    from ..synth.model import sampler_from_config
+    from petra.generators.mesh.synth.model import sampler_from_config
 
     return sampler_from_config(cfg, model).sample(seed)
 
 
 def _drive(cfg: Mapping[str, Any], ident: Any, driving: str | Path, out: Path) -> Path:
     """Animate the identity's neutral crop with a driving video/image (mesh-relative, as any target)."""
-    from ..io import write_image
-    from ..render.transfer import MeshConfig, Transfer
+    from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     driving = Path(driving)
     if not driving.is_file():
         raise InputError(driving, "driving file not found")
     target = ident.render()
     if driving.suffix.lower() in IMAGE_SUFFIXES:
-        from ..media import read_image
 
         tr = Transfer(target, MeshConfig.from_params(cfg, paste_back=False), video=False, aligned=True)
         res = tr.drive(read_image(driving)).crop
         if out.suffix.lower() in IMAGE_SUFFIXES:
             write_image(out, res)
         else:
-            from ..video import write_video
 
             write_video(out, [res], 25.0)
         return out
-    from ..video import iter_frames, probe, write_video
 
     info = probe(driving)
     tr = Transfer(target, MeshConfig.from_params(cfg, paste_back=False), video=True, aligned=True)
@@ -144,8 +141,8 @@ def _drive(cfg: Mapping[str, Any], ident: Any, driving: str | Path, out: Path) -
 
 def main(args: argparse.Namespace) -> int:
     from .. import config
-    from ..synth.figure import write_figure
-    from ..synth.model import sampler_from_config
+    from petra.generators.mesh.synth.figure import write_figure
+    from petra.generators.mesh.synth.model import sampler_from_config
 
     cfg = config.load(args.params, args.profile)
     did = False

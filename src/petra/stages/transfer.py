@@ -19,6 +19,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import InputError
+from petra.config import load
+from petra.media import read_image
+from petra.io import write_image
+from petra.errors import NoFaceError
+from petra.video import VideoWriter, iter_frames, probe
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXT = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
@@ -37,7 +42,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import load
 
     cfg = load(args.params, args.profile)
     summary = run_transfer(cfg, args.target, args.driving, args.out, mode=args.mode, size=args.size,
@@ -65,8 +69,7 @@ def _is_video(path: Path) -> bool:
 def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path, out: str | Path,
                  mode: str | None = None, size: int | None = None, paste_back: bool | None = None) -> dict[str, Any]:
     """Transfer ``driving`` onto ``target`` and write ``out``; returns a summary dict."""
-    from ..media import read_image
-    from ..render.transfer import MeshConfig, Transfer
+    from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     target, driving, out = Path(target), Path(driving), Path(out)
     mc = MeshConfig.from_params(cfg, mode=mode, size=size, paste_back=paste_back)
@@ -97,8 +100,6 @@ def _pick(o: Any) -> Any:
 
 
 def _run_image(tr: Any, driving: Path, out: Path) -> int:
-    from ..io import write_image
-    from ..media import read_image
 
     dimg = read_image(driving)
     write_image(out, _pick(tr.drive(dimg, path=str(driving))))
@@ -108,8 +109,6 @@ def _run_image(tr: Any, driving: Path, out: Path) -> int:
 def _run_video(tr: Any, driving: Path, out: Path) -> int:
     from tqdm import tqdm
 
-    from ..errors import NoFaceError
-    from ..video import VideoWriter, iter_frames, probe
 
     info = probe(driving)
     n = 0

@@ -25,6 +25,7 @@ from typing import Any
 from .. import config, weights
 from ..errors import PetraError
 from ..io import atomic_path
+from petra.config import PROJECT_ROOT
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +85,6 @@ def _lpips_up_to_date(cfg: Mapping[str, Any], net: str) -> bool:
 
 def _copy_from_checkout(cfg: Mapping[str, Any], net: str) -> Path | None:
     """Reuse a verified converted file of the checkout's default models folder (no network)."""
-    from ..config import PROJECT_ROOT
 
     name = f"lpips_{net}"
     src = PROJECT_ROOT / "models" / "weights" / weights.entry(name).filename

@@ -28,35 +28,15 @@ from typing import Any
 
 import torch
 
+from petra.device import resolve_device  # noqa: F401  (re-exported)
+from petra.train.options import TrainOptions  # noqa: F401  (re-exported)
+
 from ..io import write_json
 from . import checkpoint as ckpt
-from .recipe import Recipe, build_recipe
+from .recipe import Recipe
 from .sampler import PairSampler
 
 
-@dataclass(frozen=True)
-class TrainOptions:
-    """One variant's training options (``train`` params merged with ``train.variants[v]``)."""
-
-    variant: str                    # e.g. "ours", "ours-cos", "ours-gen"
-    steps: int = 100_000            # optimiser steps in total
-    batch_size: int = 8             # per process (thesis: 8)
-    lr: float = 1e-5                # thesis: 1e-5
-    optimizer: str = "ranger"       # ranger | adam
-    seed: int = 0                   # sampler and init seed
-    resolution: int | None = None   # crops are resized to this (None: manifest size)
-    tick_steps: int = 100           # status line + metrics every this many steps
-    val_steps: int = 5000           # validation interval
-    val_batches: int = 4            # fixed val batches per validation
-    checkpoint_steps: int = 5000    # snapshot interval (and at the end)
-    device: str = "auto"            # auto | cpu | cuda
-    extra: Mapping[str, Any] = field(default_factory=dict)  # recipe-specific keys
-
-    @classmethod
-    def from_params(cls, p: Mapping[str, Any]) -> TrainOptions:
-        names = {f for f in cls.__dataclass_fields__ if f != "extra"}
-        known = {k: p[k] for k in names if k in p}
-        return cls(**known, extra={k: v for k, v in p.items() if k not in names})
 
 
 @dataclass
@@ -78,14 +58,6 @@ class TrainState:
     tracker: Any = None
     log: Callable[[str], None] = print
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 def make_optimizer(params: Any, opts: TrainOptions) -> torch.optim.Optimizer:
@@ -121,7 +93,7 @@ def setup(
     params: Mapping[str, Any],
     run_dir: str | Path,
     manifest: pd.DataFrame,  # noqa: F821
-    recipe: Recipe | None = None,
+    recipe: Recipe,
     root: str | Path = ".",
     resume: bool = True,
     tracker: Any = None,
@@ -147,7 +119,6 @@ def setup(
         val_sampler = None
 
     # 3. networks and optimiser
-    recipe = recipe if recipe is not None else build_recipe(cfg, params, device)
     if world > 1 and hasattr(recipe, "wrap_ddp"):
         recipe.wrap_ddp([device.index] if device.type == "cuda" else None)
     optimizer = make_optimizer(recipe.trainable_parameters(), opts)

@@ -19,29 +19,17 @@ A recipe provides
 * ``wrap_ddp(device_ids)`` (optional) wraps trainable modules for
   DistributedDataParallel.
 
-Recipes are registered by ``generator.name`` as ``"module:function"`` builders
-``build(cfg, train_params, device) -> Recipe``; the mesh generator's recipe adds
-itself to :data:`RECIPES`.
+Each generator package builds its own recipe (its ``prepare_training`` hook, see
+:mod:`petra.generators`); the loop receives it ready-made.
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
 from .sampler import PairBatch
-
-# generator name -> "module:function" builder(cfg, train_params, device) -> Recipe
-RECIPES: dict[str, str] = {
-    "stylegan2": "petra.train.stylegan2_recipe:build",
-    "mesh": "petra.train.mesh_recipe:build",
-}
-
-# generator name -> prefix of its method names (REGISTRY keys: "<prefix>-<variant>")
-METHOD_PREFIX: dict[str, str] = {"stylegan2": "sg2", "mesh": "mesh"}
-
 
 @runtime_checkable
 class Recipe(Protocol):
@@ -59,31 +47,3 @@ class Recipe(Protocol):
 
     def train(self, mode: bool = True) -> Any: ...
 
-
-def build_recipe(cfg: Mapping[str, Any], train_params: Mapping[str, Any], device: str | torch.device = "cpu") -> Recipe:
-    """Build the recipe of ``cfg['generator']['name']`` for one variant's train params."""
-    name = cfg["generator"]["name"]
-    if name not in RECIPES:
-        raise KeyError(f"no training recipe for generator {name!r}; known: {sorted(RECIPES)}")
-    module, func = RECIPES[name].split(":")
-    return getattr(importlib.import_module(module), func)(cfg, train_params, device)
-
-
-def method_name(cfg: Mapping[str, Any], variant: str) -> str:
-    """The method (REGISTRY key, models/ folder, results row) of a variant: e.g. ``sg2-ours``."""
-    return f"{METHOD_PREFIX[cfg['generator']['name']]}-{variant}"
-
-
-def variant_params(cfg: Mapping[str, Any], variant: str) -> dict[str, Any]:
-    """``train`` params with ``train.variants[variant]`` deep-merged over them."""
-    from ..config import deep_merge
-
-    train = dict(cfg["train"])
-    variants = train.pop("variants", {}) or {}
-    if variant not in variants:
-        from ..errors import PetraError
-
-        raise PetraError(f"params: unknown variant {variant!r}; train.variants has {sorted(variants)}")
-    out = deep_merge(train, variants[variant] or {})
-    out["variant"] = variant
-    return out

@@ -1,10 +1,12 @@
-"""The train stage: one variant = one params set = one run folder = one MLflow run.
+"""The train stage, generator-agnostic: one trained method = one params set = one run folder
+= one MLflow run.
 
-``run_train(cfg, variant)`` resolves ``train`` + ``train.variants[variant]``,
-builds the generator's recipe (:data:`petra.train.recipe.RECIPES`), runs
-:func:`petra.train.loop.setup` / :func:`~petra.train.loop.train_loop` in
-``<paths.models>/train/<method>/`` (method = ``sg2-ours`` …) and logs the run to
-MLflow (params, final and per-tick losses, validation losses, run files).
+``run_train(cfg, method, params, recipe, manifest)`` runs :func:`petra.train.loop.setup`
+/ :func:`~petra.train.loop.train_loop` in :func:`run_dir` (``<paths.models>/train/<method>/``,
+the one run-folder convention of every generator) and logs the run to MLflow (params,
+final and per-tick losses, validation losses, run files, the last checkpoint). The
+generator's ``prepare_training`` hook (see :mod:`petra.generators`) supplies params and
+recipe; this package never imports a generator.
 """
 from __future__ import annotations
 
@@ -13,41 +15,59 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..data.layout import frames_manifest
-from .recipe import method_name, variant_params
+from petra.io import write_json
 
 
-def run_dir(cfg: Mapping[str, Any], variant: str) -> Path:
-    return Path(cfg["paths"]["models"]) / "train" / method_name(cfg, variant)
+def run_dir(cfg: Mapping[str, Any], method: str) -> Path:
+    """``<paths.models>/train/<method>``: checkpoints, options, metrics and summary of one run."""
+    return Path(cfg["paths"]["models"]) / "train" / method
 
 
 def run_train(
     cfg: Mapping[str, Any],
-    variant: str,
-    manifest: str | Path | None = None,
+    method: str,
+    params: Mapping[str, Any],
+    recipe: Any,
+    manifest: pd.DataFrame,  # noqa: F821
     out_dir: str | Path | None = None,
     root: str | Path = ".",
-    recipe: Any = None,
     track: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Train (or resume) one variant; returns the loop's summary."""
-    import pandas as pd
+    """Train (or resume) one method; returns the loop's summary (also in ``summary.json``)."""
 
     from .loop import setup, train_loop
 
-    manifest = frames_manifest(cfg, manifest)
-    params = variant_params(cfg, variant)
-    out = Path(out_dir or run_dir(cfg, variant))
-    state = setup(cfg, params, out, pd.read_parquet(manifest), recipe=recipe, root=root, log=log)
+    out = Path(out_dir or run_dir(cfg, method))
+    state = setup(cfg, params, out, manifest, recipe=recipe, root=root, log=log)
     t0 = time.time()
     summary = train_loop(state)
+    summary["wall_seconds"] = round(time.time() - t0, 1)
     if track and state.rank == 0:
-        summary["mlflow_run_id"] = log_training_run(cfg, method_name(cfg, variant), params, out)
-    log(f"train {method_name(cfg, variant)}: {summary['steps']} steps ({summary['steps_this_run']} now, "
-        f"{time.time() - t0:.1f} s), last total {summary['last'].get('total', float('nan')):.4f}, "
-        f"{len(summary['checkpoints'])} checkpoints in {out}")
+        summary["mlflow_run_id"] = log_training_run(cfg, method, params, out)
+        _log_checkpoint(summary["mlflow_run_id"], out)
+    if state.rank == 0:
+        write_json(out / "summary.json", summary)  # + wall time and the MLflow run id
+    log(f"train {method}: {summary['steps']} steps ({summary['steps_this_run']} now, {summary['wall_seconds']} s), "
+        f"last total {summary['last'].get('total', float('nan')):.4f}, {len(summary['checkpoints'])} checkpoints in {out}")
     return summary
+
+
+def _log_checkpoint(run_id: str, run_dir: Path) -> None:
+    """Store the latest checkpoint (and its sha256) with the method's MLflow run."""
+    from mlflow.tracking import MlflowClient
+
+    from petra import tracking
+
+    from .checkpoint import latest_checkpoint
+
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        return
+    client = MlflowClient(tracking_uri=tracking.tracking_uri())
+    for f in (path, path.with_name(path.name + ".sha256")):
+        if f.is_file():
+            client.log_artifact(run_id, str(f), "checkpoints")
 
 
 def log_training_run(cfg: Mapping[str, Any], method: str, params: Mapping[str, Any], out: Path) -> str:
@@ -65,8 +85,7 @@ def log_training_run(cfg: Mapping[str, Any], method: str, params: Mapping[str, A
     final.update({k: v for k, v in (val[-1] if val else {}).items() if k != "step"})
     run_id = tracking.log_run(
         experiment=f"petra-train-{cfg['profile']}", run_name=method,
-        params={"method": method, "generator": cfg["generator"]["name"], "train": dict(params),
-                cfg["generator"]["name"]: cfg.get(cfg["generator"]["name"], {})},
+        params={"method": method, "train": dict(params)},
         metrics=final, artifacts=[out / "training_options.json", out / "metrics.jsonl", out / "val.jsonl"],
         tags={"stage": "train", "profile": cfg["profile"]},
     )

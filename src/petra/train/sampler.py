@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from petra.media import read_image
 
 ROLES = ("s_A", "t_A", "s_R", "t_R")
 
@@ -127,7 +128,6 @@ class PairSampler:
     def _load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         if self._cache is not None and i in self._cache:
             return self._cache[i]
-        from ..media import read_image
 
         row = self.df.loc[i]
         img = read_image(self.root / row["aligned_path"])

@@ -28,13 +28,22 @@ import numpy as np
 from ..errors import InputError
 from ..io import write_json
 from . import checkpoint as ckpt
+from petra.media import read_image
 
 
-def selected_path(cfg: Mapping[str, Any], variant: str) -> Path:
+def selected_path(cfg: Mapping[str, Any], method: str) -> Path:
     """``<paths.models>/selected/<method>.json``: the chosen checkpoint (beside, not inside, the run)."""
-    from .recipe import method_name
+    return Path(cfg["paths"]["models"]) / "selected" / f"{method}.json"
 
-    return Path(cfg["paths"]["models"]) / "selected" / f"{method_name(cfg, variant)}.json"
+
+def selected_checkpoint(cfg: Mapping[str, Any], method: str, allow_latest: bool = True) -> Path | None:
+    """The checkpoint ``petra select`` chose, else (``allow_latest``) the run's latest, else None."""
+    from .run import run_dir
+
+    best = selected_path(cfg, method)
+    if best.is_file():
+        return Path(json.loads(best.read_text())["checkpoint"])
+    return ckpt.latest_checkpoint(run_dir(cfg, method)) if allow_latest else None
 
 
 def validation_pairs(manifest: pd.DataFrame, n: int, seed: int) -> list[tuple[dict, dict]]:  # noqa: F821
@@ -81,19 +90,18 @@ def _ranks(values: list[float]) -> list[float]:
     return r
 
 
-def run_select(cfg: Mapping[str, Any], variant: str, manifest: str | Path | None = None, root: str | Path = ".",
+def run_select(cfg: Mapping[str, Any], method: str, make_reenactor: Callable[[Path], Any],
+               manifest: str | Path | None = None, root: str | Path = ".",
                log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Score every checkpoint of ``method``'s run (``make_reenactor(checkpoint)`` builds it) and
+    write :func:`selected_path`."""
     import pandas as pd
 
-    from ..media import read_image
-    from .recipe import method_name
-    from .reenactor import LearnedReenactor
+
     from .run import run_dir
 
     t0 = time.time()
-    cfg = {**cfg, "generator": {**cfg["generator"], "name": "stylegan2"}}  # selection is for the sg2-* runs
-    method = method_name(cfg, variant)
-    rdir = run_dir(cfg, variant)
+    rdir = run_dir(cfg, method)
     ckpts = ckpt.list_checkpoints(rdir)
     if not ckpts:
         raise InputError(rdir, "no checkpoints; run `petra train` first")
@@ -113,7 +121,7 @@ def run_select(cfg: Mapping[str, Any], variant: str, manifest: str | Path | None
     for step, path in ckpts:
         row: dict[str, Any] = {"step": step, "checkpoint": str(path), "val_total": val_loss.get(step, math.nan)}
         if an is not None:
-            re = LearnedReenactor(cfg, variant, checkpoint=path)
+            re = make_reenactor(path)
             outs, drvs = [], []
             for t, d in pairs:
                 re.set_target(imgs[t["aligned_path"]])
@@ -133,6 +141,6 @@ def run_select(cfg: Mapping[str, Any], variant: str, manifest: str | Path | None
     clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows]
     out = {"method": method, "checkpoint": rows[best]["checkpoint"], "step": rows[best]["step"],
            "criterion": criterion, "pairs": len(pairs), "checkpoints": clean, "size": size}
-    write_json(selected_path(cfg, variant), out)
+    write_json(selected_path(cfg, method), out)
     log(f"select {method}: step {out['step']} of {len(rows)} checkpoints by {criterion} ({time.time() - t0:.1f} s)")
     return out

@@ -1,0 +1,75 @@
+"""Fast mesh-warp renderer (numpy + OpenCV): the inference path.
+
+Same field and layers as :mod:`petra.generators.mesh.render.torch_warp` (both consume
+:mod:`petra.generators.mesh.render.plan`), applied with ``cv2.remap`` instead of ``grid_sample``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from petra.geometry.canonical import canonical_face
+from .eyes import iris_maps
+from .field import dense_field_np, topology, triangle_affines
+from .mouth import grade
+from .plan import FramePlan, TargetPlan, extended, guard_background, plan_frame, prepare_target
+
+
+def backward_map(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Atlas sampling coordinates (map_x, map_y) [H, W] float32 for one frame."""
+    topo = topology()
+    src_ext, dst_ext = extended(tp, out_pts)
+    aff = triangle_affines(src_ext, dst_ext, topo.triangles, fp.src_triangles)
+    mx, my = dense_field_np(aff, fp.ids, fade=True)
+    h, w = tp.size
+    np.clip(mx, 0.0, w - 1.0, out=mx)  # the atlas strip right of the image is for irises only
+    np.clip(my, 0.0, h - 1.0, out=my)
+    g = guard_background(tp, fp, mx, my)
+    if g is not None:
+        mx[g[0], g[1]] = g[2]
+        my[g[0], g[1]] = g[3]
+    for d in fp.irises:
+        ix, iy = iris_maps(out_pts, d)
+        ys, xs = np.nonzero(d.mask)
+        mx[ys + d.y0, xs + d.x0] = ix
+        my[ys + d.y0, xs + d.x0] = iy
+    return mx, my
+
+
+def render_np(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray, driving: np.ndarray | None = None,
+              driving_pts: np.ndarray | None = None, return_maps: bool = False) -> Any:
+    """Render one frame as RGB uint8 [H, W, 3] from precomputed plans (+ the backward maps)."""
+    import cv2
+
+    mx, my = backward_map(tp, fp, out_pts)
+    img = cv2.remap(tp.atlas, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = fp.mouth
+    if m is not None and driving is not None and driving_pts is not None:
+        aff = triangle_affines(driving_pts[:, :2], out_pts[:, :2], canonical_face().triangles)
+        dx, dy = dense_field_np(aff, m.ids, m.x0, m.y0)
+        layer = cv2.remap(driving, dx, dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        h, w = m.ids.shape
+        region = img[m.y0:m.y0 + h, m.x0:m.x0 + w].astype(np.float32)
+        a = m.alpha[..., None]
+        mixed = region * (1.0 - a) + np.clip(grade(layer.astype(np.float32), m.gain, m.saturation), 0, 255) * a
+        img[m.y0:m.y0 + h, m.x0:m.x0 + w] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        if return_maps:  # mark the mouth layer as "moved" for paste-back masks
+            sel = m.alpha > 0.01
+            mx[m.y0:m.y0 + h, m.x0:m.x0 + w][sel] += 1.0
+    return (img, (mx, my)) if return_maps else img
+
+
+class MeshWarper:
+    """Render one target under many output meshes (target-side work done once)."""
+
+    def __init__(self, target: np.ndarray, target_pts: np.ndarray, gaze: bool = True) -> None:
+        self.plan = prepare_target(target, target_pts, gaze=gaze)
+        self.last_maps: tuple[np.ndarray, np.ndarray] | None = None  # backward map of the last frame
+
+    def render(self, out_pts: np.ndarray, driving: np.ndarray | None = None,
+               driving_pts: np.ndarray | None = None) -> np.ndarray:
+        """RGB uint8 [H, W, 3]; the mouth layer needs the driving frame and its mesh."""
+        fp = plan_frame(self.plan, out_pts, driving, driving_pts)
+        img, self.last_maps = render_np(self.plan, fp, out_pts, driving, driving_pts, return_maps=True)
+        return img

@@ -1,0 +1,70 @@
+"""A mesh variant's training run: its params (what it reads, nothing else) and its recipe.
+
+The shared loop (:mod:`petra.train.loop`, driven by :func:`petra.train.run.run_train`)
+does the work; this module only
+
+* sizes the run for the mesh generator: ``train_mesh.train`` (steps, lr, batch,
+  resolution …) is merged over the shared loop keys of ``train``, because the shared
+  defaults are the thesis's StyleGAN2 schedule (100k steps at lr 1e-5), which the
+  small mesh networks neither need nor could afford on a CPU;
+* reads of ``train`` only the loop keys, ``cosface`` and ``lpips_net`` (a StyleGAN2
+  loss weight is not a mesh parameter: editing it reruns no mesh job);
+* drops manifest frames whose mesh fit failed (they are in the latents rejects);
+* records the merged ``train_mesh`` options in the run's params, so a checkpoint
+  rebuilds its own architecture.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from petra.config import deep_merge
+from petra.errors import InputError
+from petra.train.options import LOOP_KEYS
+
+SHARED_KEYS = (*LOOP_KEYS, "cosface", "lpips_net")  # what a mesh run reads of `train`
+
+
+def rule_params(cfg: Mapping[str, Any], variant: str) -> dict[str, Any]:
+    """The params a mesh variant's run depends on (the train rule's `params:`)."""
+    tm = cfg.get("train_mesh") or {}
+    return {"train": {k: cfg["train"][k] for k in SHARED_KEYS if k in cfg["train"]},
+            "train_mesh": {**{k: v for k, v in tm.items() if k != "variants"},
+                           "variants": {variant: (tm.get("variants") or {}).get(variant)}}}
+
+
+def mesh_variant_params(cfg: Mapping[str, Any], variant: str) -> dict[str, Any]:
+    """Shared loop keys of ``train`` + ``train_mesh.train`` + the variant + the mesh options."""
+    tm = dict(cfg.get("train_mesh") or {})
+    variants = tm.get("variants") or {}
+    if variant not in variants:
+        raise InputError("params.yaml", f"train_mesh.variants has no {variant!r} (has {sorted(variants)})")
+    params = deep_merge({k: cfg["train"][k] for k in SHARED_KEYS if k in cfg["train"]}, tm.get("train") or {})
+    entry = dict(variants[variant] or {})
+    params = deep_merge(params, entry.pop("train", None) or {})  # a variant may resize its own run
+    params["train_mesh"] = deep_merge({k: v for k, v in tm.items() if k not in ("train", "variants")}, entry)
+    params["variant"] = variant
+    return params
+
+
+def prepare(cfg: Mapping[str, Any], variant: str, manifest: Any,
+            log: Callable[[str], None] = print) -> tuple[dict[str, Any], Any, Any]:
+    """(params, MeshRecipe, manifest rows that have a mesh fit) for one variant."""
+    import torch  # lazy: the rules import this module to list params
+
+    from petra.zoo import load_lpips
+
+    from .fit import MeshFits, default_fits_path
+    from .recipe import MeshOptions, MeshRecipe, max_shift_px
+
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    params = mesh_variant_params(cfg, variant)
+    opts = MeshOptions.from_params({**params["train_mesh"], "cos_a": params["cosface"]["a"], "cos_b": params["cosface"]["b"]})
+    table = MeshFits.load(opts.fits or default_fits_path(cfg))
+    keep = manifest["aligned_path"].astype(str).map(table.__contains__)
+    if (~keep).any():
+        log(f"train mesh-{variant}: {int((~keep).sum())} manifest frames have no mesh fit; skipped")
+    manifest = manifest[keep].reset_index(drop=True)
+    lpips_fn = load_lpips(cfg, params.get("lpips_net", "alex")) if any(opts.w(t) for t in ("lpips", "lpips_crop")) else None
+    recipe = MeshRecipe(opts, table, cfg["align"]["size"], lpips_fn, "cpu", int(params.get("seed", 0)), max_shift_px(cfg))
+    return params, recipe, manifest

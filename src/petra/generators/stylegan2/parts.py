@@ -1,0 +1,126 @@
+"""The StyleGAN2 path's parts, loaded one way for every stage (latents, train, methods).
+
+* :func:`weight_file` — where a weight lives and its sha256: the weight registry
+  (:mod:`petra.weights`) for official files; for the smoke profile
+  (``stylegan2.smoke_weights``) the deterministic random-weight files written by
+  :mod:`petra.generators.stylegan2.smoke_weights`, verified against their ``.sha256`` sidecars.
+* loaders through the model zoo's real loaders: G (rosinality ``g_ema``), ReStyle
+  pSp / e4e (E_i), ArcFace IR-SE50 (D), LPIPS;
+* E_m: the pSp ``GradualStyleEncoder`` (thesis; body initialised from ArcFace as
+  pSp does) or, for CI only, :class:`TinyMotionEncoder`.
+
+Shapes: crops [N, 3, H, W] in [-1, 1]; W+ [N, n_latent, 512].
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from petra.zoo import registry_name, smoke_file, weight_file  # noqa: F401  (used by the rules and tests)
+
+# registry name -> file name used when petra.weights has no entry (smoke files)
+def n_latent(size: int) -> int:
+    """W+ rows of a StyleGAN2 generator of this resolution (18 at 1024, 10 at 64)."""
+    return 2 * (int(size).bit_length() - 1) - 2
+
+
+def load_generator(cfg: Mapping[str, Any], device: Any = "cpu") -> tuple[nn.Module, torch.Tensor | None]:
+    """G: rosinality ``Generator(size, 512, 8, channel_multiplier)`` from ``g_ema``; also ``latent_avg``."""
+    from petra.models.stylegan2 import load_rosinality_checkpoint
+
+    path, sha = weight_file(cfg, "generator")
+    g, avg = load_rosinality_checkpoint(str(path), size=int(cfg["stylegan2"]["size"]), sha256=sha)
+    return g.to(device).eval(), (avg.to(device) if avg is not None else None)
+
+
+def load_restyle(cfg: Mapping[str, Any], kind: str, device: Any = "cpu") -> nn.Module:
+    """E_i: a ReStyle network (``kind`` psp or e4e) with its decoder, eval mode."""
+    from petra.models.restyle import load_restyle as _load
+
+    path, sha = weight_file(cfg, f"restyle_{kind}")
+    net = _load(str(path), sha256=sha)
+    return net.to(device).eval()
+
+
+def load_arcface(cfg: Mapping[str, Any], device: Any = "cpu") -> nn.Module:
+    """D: ArcFace IR-SE50 (``model_ir_se50.pth``), eval mode, frozen."""
+    from petra.models.arcface_irse50 import load_arcface as _load
+
+    path, sha = weight_file(cfg, "arcface")
+    net = _load(str(path), sha256=sha).to(device).eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def load_lpips(cfg: Mapping[str, Any], net: str = "alex", device: Any = "cpu") -> nn.Module:
+    from petra.zoo import load_lpips as _load
+
+    return _load(cfg, net).to(device)
+
+
+def arcface_embed(facenet: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """pSp ``extract_feats`` on a crop of any size: resized to 256, inner crop, 112 px → [N, 512]."""
+    from petra.models.arcface_irse50 import extract_feats
+
+    if x.shape[-1] != 256:
+        x = F.interpolate(x, size=(256, 256), mode="bilinear", align_corners=False)
+    return extract_feats(facenet, x)
+
+
+class TinyMotionEncoder(nn.Module):
+    """CI-only E_m: four strided convs and a linear head to W+ (a few hundred k parameters).
+
+    Same contract as the pSp encoder (crop [N, 3, H, W] → W+ [N, n_styles, 512]); it
+    exists so the smoke profile can train a few steps on a CPU. Not a thesis model.
+    """
+
+    def __init__(self, n_styles: int, width: int = 32) -> None:
+        super().__init__()
+        self.n_styles = n_styles
+        c = width
+        self.body = nn.Sequential(
+            nn.Conv2d(3, c, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(c, 2 * c, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * c, 4 * c, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * c, 4 * c, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.head = nn.Linear(4 * c, n_styles * 512)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x)).view(len(x), self.n_styles, 512)
+
+
+def build_motion_encoder(cfg: Mapping[str, Any], device: Any = "cpu") -> nn.Module:
+    """E_m for ``stylegan2.motion_encoder``; the pSp one starts its IR-SE50 body from ArcFace."""
+    sg = cfg["stylegan2"]
+    n = n_latent(sg["size"])
+    torch.manual_seed(int(cfg.get("seed", 0)))
+    if sg["motion_encoder"] == "tiny":
+        return TinyMotionEncoder(n).to(device)
+    from petra.models.psp_encoder import GradualStyleEncoder
+
+    enc = GradualStyleEncoder(50, "ir_se", input_nc=3, n_styles=n)
+    if sg.get("init_motion_from_arcface", True):
+        # pSp: encoder.load_state_dict of the ir_se50 weights without input_layer/output_layer
+        path, sha = weight_file(cfg, "arcface")
+        from petra import weights
+
+        sd = weights.safe_torch_load(str(path), sha256=sha)
+        body = {k: v for k, v in sd.items() if "input_layer" not in k and "output_layer" not in k}
+        enc.load_state_dict(body, strict=False)
+    return enc.to(device)
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize a batch to size×size (area-like pooling down, bilinear up)."""
+    if x.shape[-1] == size:
+        return x
+    if x.shape[-1] > size:
+        return F.adaptive_avg_pool2d(x, (size, size))
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)

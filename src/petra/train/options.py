@@ -1,0 +1,35 @@
+"""The shared loop's options: what every trained method's run reads from params (no torch here,
+so the Snakemake rules can list these keys when they build the DAG)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """One variant's training options (``train`` params merged with ``train.variants[v]``)."""
+
+    variant: str                    # e.g. "ours", "ours-cos", "ours-gen"
+    steps: int = 100_000            # optimiser steps in total
+    batch_size: int = 8             # per process (thesis: 8)
+    lr: float = 1e-5                # thesis: 1e-5
+    optimizer: str = "ranger"       # ranger | adam
+    seed: int = 0                   # sampler and init seed
+    resolution: int | None = None   # crops are resized to this (None: manifest size)
+    tick_steps: int = 100           # status line + metrics every this many steps
+    val_steps: int = 5000           # validation interval
+    val_batches: int = 4            # fixed val batches per validation
+    checkpoint_steps: int = 5000    # snapshot interval (and at the end)
+    device: str = "auto"            # auto | cpu | cuda
+    extra: Mapping[str, Any] = field(default_factory=dict)  # recipe-specific keys
+
+    @classmethod
+    def from_params(cls, p: Mapping[str, Any]) -> TrainOptions:
+        names = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        known = {k: p[k] for k in names if k in p}
+        return cls(**known, extra={k: v for k, v in p.items() if k not in names})
+
+
+LOOP_KEYS: tuple[str, ...] = tuple(f for f in TrainOptions.__dataclass_fields__ if f not in ("extra", "variant"))
