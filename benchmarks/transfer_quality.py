@@ -209,6 +209,7 @@ def main() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+    from petra.errors import NoFaceError
     from petra.evaluate.hard_cases import iter_cases
     from petra.media import read_image
 
@@ -221,15 +222,23 @@ def main() -> None:
             continue
         driver = measure_driver(meter, case.source)
         for k, (tname, timg) in enumerate(targets):
-            tcrop, outs = drive(timg, case.frames, case.fps, args.size)
-            res = {"case": case.spec.name, "kind": case.spec.kind, "start": case.spec.start,
-                   "target": tname, "frames": len(outs), **measure_output(meter, tcrop, outs, driver)}
+            res = {"case": case.spec.name, "kind": case.spec.kind, "start": case.spec.start, "target": tname}
+            try:
+                tcrop, outs = drive(timg, case.frames, case.fps, args.size)
+            except NoFaceError as exc:  # the engine gave up on this driver: recorded, not skipped
+                print(json.dumps({**res, "error": str(exc)}), flush=True)
+                rows.append({**res, "error": str(exc)})
+                continue
+            res.update(frames=len(outs), **measure_output(meter, tcrop, outs, driver))
             print(json.dumps({k2: round(v, 4) if isinstance(v, float) else v for k2, v in res.items()}), flush=True)
             rows.append(res)
             if k == 0:
                 fig.append((case.spec.name, case.frames, outs))
     if args.figure:
         _figure(fig, Path(args.figure))
+
+    failed = [r for r in rows if "error" in r]
+    rows = [r for r in rows if "error" not in r]
 
     def agg(key: str, kinds: tuple[str, ...] | None = None, fn=np.nanmean) -> float:
         v = np.array([r[key] for r in rows if kinds is None or r["kind"] in kinds], float)
@@ -240,7 +249,8 @@ def main() -> None:
     turn_err = np.nansum([r["rot_err_deg"] for r in rows if r["kind"] == "turn"])
     turn_fro = np.nansum([r["rot_frozen_deg"] for r in rows if r["kind"] == "turn"])
     summary = {
-        "benchmark": "transfer_quality", "runs": len(rows), "targets": args.targets, "size": args.size,
+        "benchmark": "transfer_quality", "runs": len(rows), "failed": len(failed), "targets": args.targets,
+        "size": args.size,
         "scale_dev_zoom_max": agg("scale_dev", ("zoom",), np.nanmax),
         "scale_dev_max": agg("scale_dev", None, np.nanmax),
         "mouth_corr": agg("mouth_corr"), "mouth_corr_mid": agg("mouth_corr", ("mid_open", "mid_smile")),
@@ -251,6 +261,7 @@ def main() -> None:
         "seconds": round(time.perf_counter() - t0, 1), "loadavg": round(os.getloadavg()[0], 2),
     }
     summary["goals"] = {
+        "no_failed_runs": not failed,
         "scale_dev_zoom<=0.10": bool(summary["scale_dev_zoom_max"] <= 0.10),
         "mouth_corr>=0.8": bool(summary["mouth_corr"] >= 0.8),
         "eye_corr>=0.7": bool(summary["eye_corr"] >= 0.7),

@@ -8,18 +8,24 @@
     out.crop, out.full                              # aligned crop, and the pasted-back photo
 
 Per frame: driving landmarks (MediaPipe; tracked between frames of a video) ->
-optional One-Euro smoothing -> fit -> compose (target identity + source expression
+optional One-Euro smoothing -> fit -> driver normalisation (bounded, smoothed framing;
+a lost face holds the last pose) -> compose (target identity + source expression
 + source pose) -> mesh warp of the target crop -> paste-back into the full photo.
+
+A whole clip (:meth:`Transfer.run_clip`, ``petra transfer`` on a video) is read twice:
+landmarks first, so the driver's neutral face is estimated over the whole clip
+(:func:`petra.geometry.driver.neutral_face`) before any frame is rendered.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import NoFaceError
 from ..geometry.canonical import DLIB68_FROM_MESH
+from ..geometry.driver import DriverMotion, Framing, neutral_face
 from ..geometry.facemesh import FaceMesh
 from ..geometry.motion import FaceParams, compose_mesh, fit_face
 from .composite import border_feather, motion_mask, paste_back
@@ -42,7 +48,12 @@ class MeshConfig:
     beta: float = 5.0               # One-Euro: cut-off rise per (face sizes / s) of speed
     d_cutoff: float = 1.0
     feather: float = 0.06           # paste-back: border feather, fraction of the crop side
-    max_shift: float = 0.06         # relative mode: head shift limit, fraction of the crop side
+    max_shift: float = 0.06         # relative mode: head shift bound, fraction of the crop side
+    max_scale: float = 0.10         # relative mode: face scale bound, fraction of the target's scale
+    follow: float = 0.5             # share of the driver's scale/shift change passed on (0: fixed framing)
+    framing_smooth: float = 0.2     # s, time constant smoothing the passed-on scale and shift
+    recover: float = 0.2            # s, blend from a held pose back to the tracked face
+    reference: Literal["neutral", "first"] = "neutral"  # relative mode on a clip: neutral over the clip | first frame
 
     @classmethod
     def from_params(cls, cfg: Mapping[str, Any], **overrides: Any) -> "MeshConfig":
@@ -97,13 +108,17 @@ class Transfer:
         self.params: FaceParams = fit_face(self.crop_pts)
         self.warper = MeshWarper(self.crop, self.crop_pts, gaze=self.cfg.gaze)
         self.reference: FaceParams | None = None
+        self._last_face: FaceParams | None = None
         self._drv_align: np.ndarray | None = None  # driving image -> its aligned frame (2x3)
         self._tracker = FaceMesh(static=not self.video)
         self._filter: OneEuroFilter | None = make_filter(
             self.cfg.smoothing if self.video else "none", self.cfg.min_cutoff, self.cfg.beta, self.cfg.d_cutoff)
         self._last_pts: np.ndarray | None = None
+        self._last_driving: tuple[np.ndarray, np.ndarray] | None = None  # last frame with a face + its points
         self._frame = 0
         self._feather = border_feather(self.crop.shape[0], self.cfg.feather)
+        c = self.cfg
+        self.motion = DriverMotion(Framing(c.follow, c.max_scale, c.max_shift, c.framing_smooth, c.recover))
 
     @property
     def mode(self) -> str:
@@ -114,14 +129,17 @@ class Transfer:
     def close(self) -> None:
         self._tracker.close()
 
-    def landmarks(self, driving: np.ndarray, t: float | None = None, path: str = "<driving>") -> np.ndarray:
-        """Driving mesh [478, 3] (tracked and smoothed for video); the last good one if the face is lost."""
+    def landmarks(self, driving: np.ndarray, t: float | None = None, path: str = "<driving>") -> np.ndarray | None:
+        """Driving mesh [478, 3] (tracked and smoothed for video); None for a video frame
+        without a face after the first one (the pose is then held, :class:`DriverMotion`)."""
         try:
             pts = self._tracker.detect(driving, path)
         except NoFaceError:
             if self._last_pts is None or not self.video:
                 raise
-            return self._last_pts  # a video keeps the last face through a lost frame
+            if self._filter is not None:
+                self._filter.reset()  # the face may come back elsewhere: no smoothing across the gap
+            return None
         if self._filter is not None:
             scale = float(np.linalg.norm(pts[33, :2] - pts[263, :2]))
             pts = self._filter(pts, self._frame / 30.0 if t is None else t, scale)
@@ -131,7 +149,48 @@ class Transfer:
     def set_reference(self, driving: np.ndarray, pts: np.ndarray | None = None) -> None:
         """Relative mode: the driving frame whose pose and expression map to the target as it is."""
         self._drv_align = None
-        self.reference = fit_face(self._driving_frame(self.landmarks(driving) if pts is None else pts))
+        pts = self.landmarks(driving) if pts is None else pts
+        if pts is None:
+            raise NoFaceError("<driving>", "no face found")
+        self.reference = fit_face(self._driving_frame(pts))
+        self.motion.set_reference(self.reference)
+
+    def analyse(self, points: Sequence[np.ndarray | None]) -> FaceParams | None:
+        """Relative mode on a whole clip: the driver's neutral face over all its frames
+        (``points``: the driving mesh of each frame, None where no face) becomes the reference."""
+        faces = [fit_face(self._driving_frame(p)) for p in points if p is not None]
+        if faces and self.cfg.reference == "neutral":
+            self.reference = neutral_face(faces)
+        elif faces:
+            self.reference = faces[0]
+        if self.reference is not None:
+            self.motion.set_reference(self.reference)
+        return self.reference
+
+    def clip_landmarks(self, frames: Iterable[tuple[float, np.ndarray]], path: str = "<driving>"
+                       ) -> list[np.ndarray | None]:
+        """First pass over a clip: tracked, smoothed landmarks of every (time, frame) (None: no face).
+
+        Raises NoFaceError when no frame has a face."""
+        out: list[np.ndarray | None] = []
+        for t, f in frames:
+            try:
+                out.append(self.landmarks(f, t, path))
+            except NoFaceError:
+                out.append(None)  # before the first face
+        if all(p is None for p in out):
+            raise NoFaceError(path, "no face found in the driving video")
+        self._last_pts = None
+        return out
+
+    def run_clip(self, frames: Sequence[np.ndarray], fps: float, path: str = "<driving>") -> Iterator[Output]:
+        """Transfer a whole clip held in memory: landmarks, neutral reference, then every frame."""
+        pts = self.clip_landmarks(((i / fps, f) for i, f in enumerate(frames)), path)
+        if self.mode == "relative":
+            self.analyse(pts)
+        first = next(i for i, p in enumerate(pts) if p is not None)
+        for i, (f, p) in enumerate(zip(frames, pts)):
+            yield self.still() if i < first else self.drive_points(f, p, i / fps)
 
     def _driving_frame(self, pts: np.ndarray) -> np.ndarray:
         """Driving points in the driving face's own FFHQ-aligned frame, as the target's are.
@@ -154,13 +213,40 @@ class Transfer:
     def drive(self, driving: np.ndarray, t: float | None = None, pts: np.ndarray | None = None,
               path: str = "<driving>") -> Output:
         """Transfer the pose and expression of ``driving`` (RGB uint8, any size) onto the target."""
-        pts = self.landmarks(driving, t, path) if pts is None else pts
+        if pts is None:
+            pts = self.landmarks(driving, t, path)
+        return self.drive_points(driving, pts, t)
+
+    def still(self) -> Output:
+        """The target unchanged (a frame before the driver's face first appears)."""
+        full = self.target.copy() if self.cfg.paste_back and not self.aligned else None
+        return Output(self.crop.copy(), full, self.crop_pts.copy())
+
+    def drive_points(self, driving: np.ndarray, pts: np.ndarray | None, t: float | None = None) -> Output:
+        """Render one frame from its driving mesh (``pts`` None: the face is lost, hold the last pose)."""
         self._frame += 1
-        src = fit_face(self._driving_frame(pts))
-        if self.mode == "relative" and self.reference is None:
-            self.reference = src
-        out_mesh = compose_mesh(self.params, src, self.reference, self.mode, self.cfg.expression_scale,
-                                max_shift=self.cfg.max_shift * self.crop.shape[0])
+        t = self._frame / 30.0 if t is None else t
+        if pts is None:
+            if self._last_driving is None:
+                raise NoFaceError("<driving>", "no face found")
+            driving, pts = self._last_driving
+            src = None
+        else:
+            self._last_driving = (driving, pts)
+            src = fit_face(self._driving_frame(pts))
+            if self.mode == "relative" and self.reference is None:
+                self.reference = src
+                self.motion.set_reference(src)
+        if self.mode == "relative":
+            mo = self.motion(src, t)
+            out_mesh = compose_mesh(self.params, mo.face, self.reference, "relative", self.cfg.expression_scale,
+                                    max_shift=self.cfg.max_shift * self.crop.shape[0],
+                                    framing=(mo.log_scale, mo.shift), max_scale=self.cfg.max_scale)
+        else:
+            assert src is not None or self._last_face is not None
+            src = src if src is not None else self._last_face
+            out_mesh = compose_mesh(self.params, src, None, "absolute", self.cfg.expression_scale)
+        self._last_face = src
         if self.cfg.mouth_interior:
             crop = self.warper.render(out_mesh, driving, pts)
         else:
