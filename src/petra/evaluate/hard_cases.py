@@ -215,7 +215,7 @@ def select_cases(stats: Sequence[ClipStats], per_kind: int = 2, frames: int = 90
     return specs
 
 
-def _view(frame: np.ndarray, centre: tuple[float, float], view_h: float, out: tuple[int, int]) -> np.ndarray:
+def camera_view(frame: np.ndarray, centre: tuple[float, float], view_h: float, out: tuple[int, int]) -> np.ndarray:
     """The window of height ``view_h`` source px centred at ``centre``, resized to ``out`` (w, h).
 
     Outside the source frame the edge pixels are replicated (no mirrored faces)."""
@@ -251,13 +251,13 @@ def build_case(spec: CaseSpec, stats: ClipStats) -> Case:
             u = i / max(n - 1, 1)
             if spec.kind == "zoom":
                 view_h = fh / ZOOM_FACE / (ZOOM ** u)   # geometric zoom: constant speed in log scale
-                out.append(_view(f, c0, view_h, (WIDE_SIZE[1], WIDE_SIZE[1])))
+                out.append(camera_view(f, c0, view_h, (WIDE_SIZE[1], WIDE_SIZE[1])))
             else:
                 view_h = fh / PAN_FACE
                 view_w = view_h * WIDE_SIZE[0] / WIDE_SIZE[1]
                 # the face goes from 1/4 to 3/4 of the frame width: the camera moves the other way
                 cx = c0[0] + view_w * PAN_SPAN * (0.5 - u)
-                out.append(_view(f, (cx, c0[1]), view_h, WIDE_SIZE))
+                out.append(camera_view(f, (cx, c0[1]), view_h, WIDE_SIZE))
         frames = out
     else:
         frames = list(src)

@@ -139,9 +139,9 @@ class DriverMotion:
         if face is None:
             if self._last is None:
                 raise ValueError("no driving face yet")
-            held = replace(self._last, held=True)
+            self._last = replace(self._last, held=True)
             self._gap = None
-            return held
+            return self._last
         if self.reference is None:
             self.reference = face
         ref = self.reference
