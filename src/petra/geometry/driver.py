@@ -85,6 +85,24 @@ def soft_bound(x: float, bound: float) -> float:
     return x * bound / (bound + abs(x))
 
 
+def soft_clamp(x: float, limit: float, knee: float = 0.7) -> float:
+    """Identity up to ``knee * limit``, then a smooth (C1) approach to ``limit`` (odd)."""
+    a, k = abs(x), knee * limit
+    if a <= k or limit <= 0:
+        return x if limit > 0 else 0.0
+    return math.copysign(k + (limit - k) * math.tanh((a - k) / (limit - k)), x)
+
+
+def clamp_turn(delta: np.ndarray, max_yaw: float, max_pitch: float) -> tuple[np.ndarray, bool]:
+    """Smoothly clamp a head rotation relative to the target's pose ([3, 3]) to what a warp
+    can show; returns (rotation, whether the request went beyond the limits)."""
+    from .frame import rotation_to_euler
+
+    yaw, pitch, roll = rotation_to_euler(delta)
+    beyond = abs(yaw) > max_yaw or abs(pitch) > max_pitch
+    return euler_to_rotation(soft_clamp(yaw, max_yaw), soft_clamp(pitch, max_pitch), roll), beyond
+
+
 @dataclass(frozen=True)
 class Framing:
     """How much of the driver's framing motion reaches the target (the ``mesh:`` params)."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import NoFaceError
 from ..geometry.canonical import DLIB68_FROM_MESH
-from ..geometry.driver import DriverMotion, Framing, neutral_face
+from ..geometry.driver import DriverMotion, Framing, clamp_turn, neutral_face
 from ..geometry.facemesh import FaceMesh
 from ..geometry.motion import FaceParams, compose_mesh, fit_face
 from .composite import border_feather, motion_mask, paste_back
@@ -42,6 +42,7 @@ class MeshConfig:
     paste_back: bool = True         # also return the full target photo with the crop pasted back
     gaze: bool = True               # irises follow the source's gaze
     mouth_interior: bool = True     # driving-frame mouth interior when the output opens the mouth
+    head_layer: bool = True         # moving head over a still, inpainted background plate (person mask)
     expression_scale: float = 1.0   # 1 = the source's expression as is (after retargeting)
     smoothing: str = "one_euro"     # one_euro | none (video only)
     min_cutoff: float = 1.0         # One-Euro: Hz at rest
@@ -54,6 +55,8 @@ class MeshConfig:
     framing_smooth: float = 0.2     # s, time constant smoothing the passed-on scale and shift
     recover: float = 0.2            # s, blend from a held pose back to the tracked face
     reference: Literal["neutral", "first"] = "neutral"  # relative mode on a clip: neutral over the clip | first frame
+    max_yaw: float = 30.0           # head turn beyond the target's pose that a warp can show (deg);
+    max_pitch: float = 20.0         # larger turns are clamped smoothly, with one warning
 
     @classmethod
     def from_params(cls, cfg: Mapping[str, Any], **overrides: Any) -> "MeshConfig":
@@ -106,9 +109,10 @@ class Transfer:
             self.crop, self.src_to_crop = al.image, al.src_to_crop
             self.crop_pts = mesh_to_crop(pts, al.src_to_crop)
         self.params: FaceParams = fit_face(self.crop_pts)
-        self.warper = MeshWarper(self.crop, self.crop_pts, gaze=self.cfg.gaze)
+        self.warper = MeshWarper(self.crop, self.crop_pts, gaze=self.cfg.gaze, head=self.cfg.head_layer)
         self.reference: FaceParams | None = None
         self._last_face: FaceParams | None = None
+        self._warned_turn = False
         self._drv_align: np.ndarray | None = None  # driving image -> its aligned frame (2x3)
         self._tracker = FaceMesh(static=not self.video)
         self._filter: OneEuroFilter | None = make_filter(
@@ -217,6 +221,21 @@ class Transfer:
             pts = self.landmarks(driving, t, path)
         return self.drive_points(driving, pts, t)
 
+    def _clamped(self, face: FaceParams, rest: np.ndarray) -> FaceParams:
+        """``face`` with its rotation relative to ``rest`` (the pose that maps to the target's own)
+        smoothly clamped to max_yaw / max_pitch; warns once per transfer when it had to."""
+        from dataclasses import replace
+
+        delta, beyond = clamp_turn(face.pose.rotation @ rest.T, self.cfg.max_yaw, self.cfg.max_pitch)
+        if beyond and not self._warned_turn:
+            import sys
+
+            self._warned_turn = True
+            print(f"petra transfer: warning: the driver turns more than {self.cfg.max_yaw:g} deg yaw / "
+                  f"{self.cfg.max_pitch:g} deg pitch from the target's pose; larger turns are clamped smoothly",
+                  file=sys.stderr)
+        return FaceParams(replace(face.pose, rotation=delta @ rest), face.shape, face.identity)
+
     def still(self) -> Output:
         """The target unchanged (a frame before the driver's face first appears)."""
         full = self.target.copy() if self.cfg.paste_back and not self.aligned else None
@@ -239,13 +258,16 @@ class Transfer:
                 self.motion.set_reference(src)
         if self.mode == "relative":
             mo = self.motion(src, t)
-            out_mesh = compose_mesh(self.params, mo.face, self.reference, "relative", self.cfg.expression_scale,
+            ref_rot = self.reference.pose.rotation
+            out_mesh = compose_mesh(self.params, self._clamped(mo.face, ref_rot), self.reference, "relative",
+                                    self.cfg.expression_scale,
                                     max_shift=self.cfg.max_shift * self.crop.shape[0],
                                     framing=(mo.log_scale, mo.shift), max_scale=self.cfg.max_scale)
         else:
             assert src is not None or self._last_face is not None
             src = src if src is not None else self._last_face
-            out_mesh = compose_mesh(self.params, src, None, "absolute", self.cfg.expression_scale)
+            out_mesh = compose_mesh(self.params, self._clamped(src, self.params.pose.rotation), None, "absolute",
+                                    self.cfg.expression_scale)
         self._last_face = src
         if self.cfg.mouth_interior:
             crop = self.warper.render(out_mesh, driving, pts)
