@@ -113,6 +113,7 @@ class Transfer:
         self.reference: FaceParams | None = None
         self._last_face: FaceParams | None = None
         self._warned_turn = False
+        self._fits: dict[int, tuple[np.ndarray, FaceParams]] = {}  # analyse()'s fits, by id of the points
         self._drv_align: np.ndarray | None = None  # driving image -> its aligned frame (2x3)
         self._tracker = FaceMesh(static=not self.video)
         self._filter: OneEuroFilter | None = make_filter(
@@ -162,7 +163,9 @@ class Transfer:
     def analyse(self, points: Sequence[np.ndarray | None]) -> FaceParams | None:
         """Relative mode on a whole clip: the driver's neutral face over all its frames
         (``points``: the driving mesh of each frame, None where no face) becomes the reference."""
-        faces = [fit_face(self._driving_frame(p)) for p in points if p is not None]
+        # the arrays are kept with their fits, so an id is never reused while cached
+        self._fits = {id(p): (p, fit_face(self._driving_frame(p))) for p in points if p is not None}
+        faces = [f for _, f in self._fits.values()]
         if faces and self.cfg.reference == "neutral":
             self.reference = neutral_face(faces)
         elif faces:
@@ -252,7 +255,8 @@ class Transfer:
             src = None
         else:
             self._last_driving = (driving, pts)
-            src = fit_face(self._driving_frame(pts))
+            cached = self._fits.pop(id(pts), None)  # fitted already by analyse()
+            src = cached[1] if cached is not None and cached[0] is pts else fit_face(self._driving_frame(pts))
             if self.mode == "relative" and self.reference is None:
                 self.reference = src
                 self.motion.set_reference(src)
