@@ -9,6 +9,12 @@ scale as x; smaller = closer to the camera).
 Two modes: ``static=True`` runs the detector on every call (independent
 images); ``static=False`` tracks the face box from the previous frame, which is
 what a video wants (several times faster, and steadier).
+
+Small faces (wide shots: a face under ~20 % of the frame height) defeat the face
+mesh's own short-range detector. Then MediaPipe's full-range face detector finds the
+face, the mesh runs on a square crop around it upscaled to :data:`ROI_SIDE` px, and
+in a video the crop follows the face from frame to frame (region-of-interest
+tracking), so the landmark model always sees the face at the same size.
 """
 from __future__ import annotations
 
@@ -20,26 +26,36 @@ from ..errors import NoFaceError
 from ..io import quiet_native_stderr
 from .canonical import N_REFINED
 
+ROI_SIDE = 256     # px side of the crop a small face is measured in
+ROI_GROW = 2.0     # crop side / larger side of the face's landmark box
+SMALL_FACE = 0.25  # landmark-box height / frame height below which a video tracks a crop
+
 
 class FaceMesh:
     """One MediaPipe FaceMesh graph; not thread-safe, use one per stream."""
 
     def __init__(self, static: bool = True, min_confidence: float = 0.5) -> None:
+        self.static = static
+        self._conf = min_confidence
+        self._warm: set[int] = set()  # graphs log from native threads on their first frame too
+        with quiet_native_stderr():
+            self._mesh: Any = self._graph(static)
+        self._roi_mesh: Any = None   # graph for crops around small faces (lazy)
+        self._detector: Any = None   # full-range face detector (lazy)
+        self._roi: tuple[float, float, float] | None = None  # (cx, cy, side) of the tracked crop
+
+    def _graph(self, static: bool) -> Any:
         import mediapipe as mp
 
-        self.static = static
-        self._warm = False  # the graph logs from native threads on its first frame too
-        with quiet_native_stderr():
-            self._mesh: Any = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=static,
-                max_num_faces=1,
-                refine_landmarks=True,
-                min_detection_confidence=min_confidence,
-                min_tracking_confidence=min_confidence,
-            )
+        return mp.solutions.face_mesh.FaceMesh(static_image_mode=static, max_num_faces=1, refine_landmarks=True,
+                                               min_detection_confidence=self._conf,
+                                               min_tracking_confidence=self._conf)
 
     def close(self) -> None:
         self._mesh.close()
+        for g in (self._roi_mesh, self._detector):
+            if g is not None:
+                g.close()
 
     def __enter__(self) -> "FaceMesh":
         return self
@@ -53,25 +69,71 @@ class FaceMesh:
         A face that fills the whole frame (an aligned crop) can defeat MediaPipe's
         short-range detector; in static mode a padded copy is tried before giving up.
         """
-        pts = self._run(rgb)
+        pts = None
+        if self._roi is not None:  # a small face tracked in a crop
+            pts = self._run_crop(rgb, self._roi)
+        if pts is None:
+            pts = self._run(rgb, self._mesh)
         if pts is None and self.static:
             pad = max(rgb.shape[:2]) // 4
             padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
-            pts = self._run(padded)
+            pts = self._run(padded, self._mesh)
             if pts is not None:
                 pts[:, :2] -= pad
+        if pts is None:  # a small face: full-range detector, then the mesh on a crop
+            box = self._detect_box(rgb)
+            if box is not None:
+                pts = self._run_crop(rgb, box)
         if pts is None:
+            self._roi = None
             raise NoFaceError(path, "no face found")
+        lo, hi = pts[:, :2].min(0), pts[:, :2].max(0)
+        small = (hi[1] - lo[1]) < SMALL_FACE * rgb.shape[0]
+        self._roi = (*((lo + hi) / 2), ROI_GROW * float(max(hi - lo))) if small and not self.static else None
         return pts
 
-    def _run(self, rgb: np.ndarray) -> np.ndarray | None:
+    def _detect_box(self, rgb: np.ndarray) -> tuple[float, float, float] | None:
+        """(cx, cy, crop side) around the most confident face of the full-range detector."""
+        import mediapipe as mp
+
+        if self._detector is None:
+            with quiet_native_stderr():
+                self._detector = mp.solutions.face_detection.FaceDetection(model_selection=1,
+                                                                           min_detection_confidence=self._conf)
+        res = self._detector.process(np.ascontiguousarray(rgb))
+        if not res.detections:
+            return None
         h, w = rgb.shape[:2]
-        if self._warm:
-            res = self._mesh.process(np.ascontiguousarray(rgb))
+        b = max(res.detections, key=lambda d: d.score[0]).location_data.relative_bounding_box
+        # the detector's box is the inner face; the landmark box is ~1.3x larger
+        return (b.xmin + b.width / 2) * w, (b.ymin + b.height / 2) * h, 1.3 * ROI_GROW * max(b.width * w, b.height * h)
+
+    def _run_crop(self, rgb: np.ndarray, roi: tuple[float, float, float]) -> np.ndarray | None:
+        """Mesh of the face in the square crop ``roi`` = (cx, cy, side), upscaled to ROI_SIDE px."""
+        import cv2
+
+        cx, cy, side = roi
+        k = ROI_SIDE / max(side, 1.0)
+        m = np.array([[k, 0.0, ROI_SIDE / 2 - k * cx], [0.0, k, ROI_SIDE / 2 - k * cy]])
+        crop = cv2.warpAffine(rgb, m, (ROI_SIDE, ROI_SIDE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if self._roi_mesh is None:
+            with quiet_native_stderr():
+                self._roi_mesh = self._graph(self.static)
+        pts = self._run(crop, self._roi_mesh)
+        if pts is None:
+            return None
+        pts[:, :2] = (pts[:, :2] - m[:, 2]) / k
+        pts[:, 2] /= k
+        return pts
+
+    def _run(self, rgb: np.ndarray, graph: Any) -> np.ndarray | None:
+        h, w = rgb.shape[:2]
+        if id(graph) in self._warm:
+            res = graph.process(np.ascontiguousarray(rgb))
         else:
             with quiet_native_stderr():
-                res = self._mesh.process(np.ascontiguousarray(rgb))
-            self._warm = True
+                res = graph.process(np.ascontiguousarray(rgb))
+            self._warm.add(id(graph))
         if not res.multi_face_landmarks:
             return None
         lm = res.multi_face_landmarks[0].landmark

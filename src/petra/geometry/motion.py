@@ -214,13 +214,18 @@ def keep_lips(shape: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def compose_params(target: FaceParams, source: FaceParams, reference: FaceParams | None = None,
                    mode: Mode = "relative", expression_scale: float = 1.0,
-                   max_shift: float | None = None) -> tuple[Similarity, np.ndarray]:
+                   max_shift: float | None = None, framing: tuple[float, np.ndarray] | None = None,
+                   max_scale: float | None = None) -> tuple[Similarity, np.ndarray]:
     """Output (pose, canonical shape): target identity + source expression + source pose.
 
-    ``relative``: source motion measured against ``reference`` (a frame of the same
-    driving video, typically its first) and applied on top of the target as it is;
-    the head's image-plane shift is clamped to ``max_shift`` pixels (a warp cannot move
-    a head across its photo without tearing the background);
+    ``relative``: source motion measured against ``reference`` (the driver's neutral
+    face over the clip, or a frame of the same driving video) and applied on top of
+    the target as it is. The head's scale and image-plane shift come from ``framing``
+    = (log scale change, (x, y) shift in reference face units), the driver's bounded,
+    smoothed framing motion (:class:`petra.geometry.driver.DriverMotion`), softly
+    bounded to ``max_scale`` (fraction) and ``max_shift`` (pixels): a warp cannot move
+    a head across its photo, and a camera zoom must not balloon the face. Without
+    ``framing`` the raw change from the reference is used (shift clamped to ``max_shift``).
     ``absolute``: the source's own pose and expression (a single driving image).
     """
     if mode == "relative":
@@ -228,14 +233,23 @@ def compose_params(target: FaceParams, source: FaceParams, reference: FaceParams
         delta = expression_scale * (source.shape - ref.shape) * retarget_scales(target.shape, ref.shape)
         shape = target.shape + damp_mouth_closing(delta, target.shape)
         ts, tr, tt = target.pose.scale, target.pose.rotation, target.pose.translation
-        k = source.pose.scale / ref.pose.scale
         rot = source.pose.rotation @ ref.pose.rotation.T @ tr
-        shift = (source.pose.translation - ref.pose.translation) * (ts / ref.pose.scale)
-        norm = float(np.hypot(shift[0], shift[1]))
-        if max_shift is not None and norm > max_shift:
-            shift = shift * (max_shift / norm)
-        trans = tt + shift
-        pose = Similarity(ts * k, rot, trans)
+        if framing is None:
+            k = source.pose.scale / ref.pose.scale
+            shift = (source.pose.translation - ref.pose.translation) * (ts / ref.pose.scale)
+            norm = float(np.hypot(shift[0], shift[1]))
+            if max_shift is not None and norm > max_shift:
+                shift = shift * (max_shift / norm)
+        else:
+            from .driver import soft_bound
+
+            log_k, d = framing
+            k = float(np.exp(log_k if max_scale is None else soft_bound(log_k, float(np.log1p(max_scale)))))
+            shift = np.array([d[0], d[1], 0.0]) * ts
+            norm = float(np.hypot(shift[0], shift[1]))
+            if max_shift is not None and norm > 0:
+                shift = shift * (soft_bound(norm, max_shift) / norm)
+        pose = Similarity(ts * k, rot, tt + shift)
     elif mode == "absolute":
         expr = source.expression * retarget_scales(target.identity, source.identity)
         shape = target.identity + expression_scale * expr
@@ -247,7 +261,8 @@ def compose_params(target: FaceParams, source: FaceParams, reference: FaceParams
 
 
 def compose_mesh(target: FaceParams, source: FaceParams, reference: FaceParams | None = None,
-                 mode: Mode = "relative", expression_scale: float = 1.0, max_shift: float | None = None) -> np.ndarray:
+                 mode: Mode = "relative", expression_scale: float = 1.0, max_shift: float | None = None,
+                 framing: tuple[float, np.ndarray] | None = None, max_scale: float | None = None) -> np.ndarray:
     """The output mesh [478, 3] in the target image's pixels (see :func:`compose_params`)."""
-    pose, shape = compose_params(target, source, reference, mode, expression_scale, max_shift)
+    pose, shape = compose_params(target, source, reference, mode, expression_scale, max_shift, framing, max_scale)
     return pose.to_image(shape)

@@ -1,12 +1,14 @@
 """``petra transfer``: animate a target portrait with a driving image or video.
 
     petra transfer --target IMG --driving IMG|VIDEO --out IMG|VIDEO
-                   [--mode relative|absolute] [--size 256|512] [--no-paste-back]
+                   [--mode relative|absolute] [--expression-scale X] [--size 256|512] [--no-paste-back]
 
 The output is the target photo with the transferred face pasted back (default) or
-the aligned crop (``--no-paste-back``). A driving video is streamed frame by frame
-(landmarks tracked and One-Euro smoothed) into an H.264 file that keeps the driving
-video's audio. Bad input (missing file, not an image/video, no face) ends in one
+the aligned crop (``--no-paste-back``). A driving video is read twice: first its
+landmarks (tracked and One-Euro smoothed), from which the driver's neutral face over
+the whole clip is estimated (relative mode's reference), then it is streamed frame by
+frame into an H.264 file that keeps the driving video's audio. A single driving
+image uses absolute mode unless told otherwise, and says so on stderr. Bad input (missing file, not an image/video, no face) ends in one
 line naming the file and the reason, and exit status 2.
 """
 from __future__ import annotations
@@ -22,7 +24,6 @@ from ..errors import InputError
 from petra.config import load
 from petra.media import read_image
 from petra.io import write_image
-from petra.errors import NoFaceError
 from petra.video import VideoWriter, iter_frames, probe
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -36,7 +37,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--driving", required=True, help="driving image or video")
     parser.add_argument("--out", required=True, help="output image (.png/.jpg) or video (.mp4/.mov/.mkv)")
     parser.add_argument("--mode", choices=["relative", "absolute"], default=None,
-                        help="relative (video default) or absolute (image default)")
+                        help="relative (video default: the driver's change from its neutral face, added to the "
+                             "target's expression) or absolute (image default: the driver's expression replaces the "
+                             "target's)")
+    parser.add_argument("--expression-scale", type=float, default=None,
+                        help="multiply the transferred expression (1 = as the driver does it)")
     parser.add_argument("--size", type=int, choices=[256, 512], default=None, help="aligned crop side")
     parser.add_argument("--no-paste-back", action="store_true", help="write the aligned crop only")
 
@@ -45,7 +50,8 @@ def main(args: argparse.Namespace) -> int:
 
     cfg = load(args.params, args.profile)
     summary = run_transfer(cfg, args.target, args.driving, args.out, mode=args.mode, size=args.size,
-                           paste_back=False if args.no_paste_back else None)
+                           paste_back=False if args.no_paste_back else None,
+                           expression_scale=args.expression_scale)
     print(json.dumps(summary))
     return 0
 
@@ -67,12 +73,13 @@ def _is_video(path: Path) -> bool:
 
 
 def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path, out: str | Path,
-                 mode: str | None = None, size: int | None = None, paste_back: bool | None = None) -> dict[str, Any]:
+                 mode: str | None = None, size: int | None = None, paste_back: bool | None = None,
+                 expression_scale: float | None = None) -> dict[str, Any]:
     """Transfer ``driving`` onto ``target`` and write ``out``; returns a summary dict."""
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     target, driving, out = Path(target), Path(driving), Path(out)
-    mc = MeshConfig.from_params(cfg, mode=mode, size=size, paste_back=paste_back)
+    mc = MeshConfig.from_params(cfg, mode=mode, size=size, paste_back=paste_back, expression_scale=expression_scale)
     timg = read_image(target)
     if not driving.exists():
         raise InputError(driving, "file not found")
@@ -84,6 +91,9 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
         raise InputError(out, f"a driving image needs an image output ({', '.join(sorted(OUT_IMAGE_EXT))})")
     t0 = time.perf_counter()
     tr = Transfer(timg, mc, video=video, path=str(target))
+    if not video and mc.mode == "auto":
+        print(f"petra transfer: {driving}: a single driving image uses absolute mode "
+              "(its expression replaces the target's; --mode relative to override)", file=sys.stderr)
     try:
         n = _run_video(tr, driving, out) if video else _run_image(tr, driving, out)
     finally:
@@ -114,15 +124,18 @@ def _run_video(tr: Any, driving: Path, out: Path) -> int:
     n = 0
     writer: VideoWriter | None = None
     total = int(round(info.duration * info.fps)) if getattr(info, "duration", None) and info.fps else None
+    pts = tr.clip_landmarks(tqdm(iter_frames(driving), total=total, desc="landmarks", unit="frame", leave=False),
+                            str(driving))
+    if tr.mode == "relative":
+        tr.analyse(pts)
+    first = next(i for i, p in enumerate(pts) if p is not None)
     try:
-        for t, frame in tqdm(iter_frames(driving), total=total, desc="transfer", unit="frame", leave=False):
-            try:
-                o = tr.drive(frame, t=t, path=str(driving))
-                img = _pick(o)
-            except NoFaceError:
-                if n > 0:
-                    raise
-                raise NoFaceError(driving, "no face found in the first driving frame") from None
+        for i, (t, frame) in enumerate(tqdm(iter_frames(driving), total=total, desc="transfer", unit="frame",
+                                            leave=False)):
+            if i >= len(pts):
+                break
+            # frames before the first face show the target as it is
+            img = _pick(tr.still() if i < first else tr.drive_points(frame, pts[i], t))
             if writer is None:
                 h, w = img.shape[:2]
                 writer = VideoWriter(out, info.fps or 25.0, (w, h), audio_from=driving)

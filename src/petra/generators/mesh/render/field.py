@@ -2,7 +2,8 @@
 
 The warp is piecewise affine over an *extended* triangulation: the 898 face
 triangles plus rings of triangles around the face oval that carry the head's motion
-onto hair, ears and neck and fade it to zero toward the image border (a last ring
+onto hair, ears and neck (rigidly above the chin, bending below it) and fade it to
+zero toward the image border (a last ring
 far outside the image stays still). Each output pixel takes the affine map of the
 front-most output triangle covering it, so:
 
@@ -26,9 +27,11 @@ import numpy as np
 
 from petra.geometry.canonical import N_MESH, canonical_face
 
-# Extension rings: (radial factor from the face centre, motion weight, share of the
-# oval's own (non-rigid) motion vs the head's rigid 2D motion).
-RINGS = ((1.3, 1.0, 0.5), (1.75, 0.8, 0.2), (2.5, 0.35, 0.0))
+# Extension rings: (radial factor from the face centre, motion weight above the chin
+# (forehead, hair, ears), motion weight below it (neck), share of the oval's own
+# (non-rigid) motion vs the head's rigid 2D motion). Hair and ears move with the head
+# as one piece; the neck bends, so shoulders stay.
+RINGS = ((1.3, 1.0, 1.0, 0.5), (1.75, 1.0, 0.55, 0.2), (2.5, 0.6, 0.12, 0.0))
 FAR = 4.0                 # the still outer ring: this many image sides from the face (outside any image)
 BORDER_MARGIN = 0.08      # fraction of the image side over which motion fades to zero
 
@@ -117,10 +120,18 @@ def extend_points(src: Any, dst: Any, size: tuple[int, int]) -> tuple[Any, Any]:
     centre = o_s.mean(0)
     a, b, t = similarity_2d(src2[cf.rigid], dst2[cf.rigid])
     d_oval = o_d - o_s
+    # how far each oval direction points toward the chin (0: above, 1: below), in the target face
+    down = src2[152] - src2[10]
+    down = down / (((down ** 2).sum()) ** 0.5 + 1e-9)
+    radial = o_s - centre
+    cos = (radial * down).sum(1) / (((radial ** 2).sum(1)) ** 0.5 + 1e-9)
+    u = xp.clip((cos - 0.2) / 0.6, 0.0, 1.0)
+    below = u * u * (3 - 2 * u)
     ps, pd = [src2], [dst2]
-    for f, w, share in RINGS:
+    for f, w_up, w_low, share in RINGS:
         ring = centre + f * (o_s - centre)
         rigid = _apply_sim(a, b, t, ring) - ring
+        w = (w_up + (w_low - w_up) * below)[:, None]
         disp = w * (share * d_oval + (1 - share) * rigid) * border_weight(ring, size)[:, None]
         ps.append(ring)
         pd.append(ring + disp)

@@ -17,7 +17,6 @@ from petra.geometry.frame import fit_similarity
 from .eyes import IrisDraw, IrisPatch, build_atlas, plan_irises
 from .field import Topology, draw_order, extend_points, rasterize_ids, signed_area, topology
 from .mouth import MouthDraw, opening, plan_mouth, skin_colour
-from petra.io import quiet_native_stderr
 
 HIDDEN_RATIO = 0.0    # target triangle area / its mirror twin's below this (back-facing) = hidden in the target
 TURNED_YAW = 12.0     # ... when the target's |yaw| exceeds this (degrees)
@@ -61,11 +60,13 @@ def _check_points(pts: np.ndarray, name: str) -> np.ndarray:
 
 
 def prepare_target(target: np.ndarray, points: np.ndarray, gaze: bool = True,
-                   mirror_hidden: bool = False, guard: bool = True) -> TargetPlan:
+                   mirror_hidden: bool = False, guard: bool = True,
+                   person_soft: np.ndarray | None = None) -> TargetPlan:
     """Precompute what every frame of one target needs. target: [H, W, 3] uint8.
 
     ``guard``: for a turned target, keep revealed face triangles from sampling the
-    background (:func:`guard_background`).
+    background (:func:`guard_background`); ``person_soft``: the target's soft person
+    mask when the caller has it already (:func:`petra.generators.mesh.render.head.person_mask`).
 
     ``mirror_hidden`` (experimental, off by default): triangles back-facing in a turned
     target are textured from their mirror twin when the output reveals them. Per-triangle
@@ -87,19 +88,18 @@ def prepare_target(target: np.ndarray, points: np.ndarray, gaze: bool = True,
         atlas, irises = np.ascontiguousarray(target), []
     person = nearest = None
     if turned and guard:
-        person, nearest = person_and_nearest(target)
+        person, nearest = person_and_nearest(target, person_soft)
     return TargetPlan(target.shape[:2], pts, atlas, irises, opening(pts), skin_colour(target, pts), area,
                       twin_area, hidden, person, nearest)
 
 
-def person_and_nearest(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def person_and_nearest(rgb: np.ndarray, soft: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Person mask (MediaPipe selfie segmentation) and, per pixel, the nearest person pixel."""
     import cv2
-    import mediapipe as mp
 
+    from .head import person_mask
 
-    with quiet_native_stderr(), mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
-        person = seg.process(np.ascontiguousarray(rgb)).segmentation_mask > 0.5
+    person = (person_mask(rgb) if soft is None else soft) > 0.5
     # the mask is soft at the silhouette: pull it in so edge background counts as background
     k = max(3, (max(rgb.shape[:2]) // 64) | 1)
     person = cv2.erode(person.astype(np.uint8), np.ones((k, k), np.uint8)) > 0

@@ -8,18 +8,24 @@
     out.crop, out.full                              # aligned crop, and the pasted-back photo
 
 Per frame: driving landmarks (MediaPipe; tracked between frames of a video) ->
-optional One-Euro smoothing -> fit -> compose (target identity + source expression
+optional One-Euro smoothing -> fit -> driver normalisation (bounded, smoothed framing;
+a lost face holds the last pose) -> compose (target identity + source expression
 + source pose) -> mesh warp of the target crop -> paste-back into the full photo.
+
+A whole clip (:meth:`Transfer.run_clip`, ``petra transfer`` on a video) is read twice:
+landmarks first, so the driver's neutral face is estimated over the whole clip
+(:func:`petra.geometry.driver.neutral_face`) before any frame is rendered.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 
 from petra.errors import NoFaceError
 from petra.geometry.canonical import DLIB68_FROM_MESH
+from petra.geometry.driver import DriverMotion, Framing, clamp_turn, neutral_face
 from petra.geometry.facemesh import FaceMesh
 from petra.geometry.motion import FaceParams, compose_mesh, fit_face
 from .composite import border_feather, motion_mask, paste_back
@@ -36,13 +42,21 @@ class MeshConfig:
     paste_back: bool = True         # also return the full target photo with the crop pasted back
     gaze: bool = True               # irises follow the source's gaze
     mouth_interior: bool = True     # driving-frame mouth interior when the output opens the mouth
+    head_layer: bool = True         # moving head over a still, inpainted background plate (person mask)
     expression_scale: float = 1.0   # 1 = the source's expression as is (after retargeting)
     smoothing: str = "one_euro"     # one_euro | none (video only)
     min_cutoff: float = 1.0         # One-Euro: Hz at rest
     beta: float = 5.0               # One-Euro: cut-off rise per (face sizes / s) of speed
     d_cutoff: float = 1.0
     feather: float = 0.06           # paste-back: border feather, fraction of the crop side
-    max_shift: float = 0.06         # relative mode: head shift limit, fraction of the crop side
+    max_shift: float = 0.06         # relative mode: head shift bound, fraction of the crop side
+    max_scale: float = 0.10         # relative mode: face scale bound, fraction of the target's scale
+    follow: float = 0.5             # share of the driver's scale/shift change passed on (0: fixed framing)
+    framing_smooth: float = 0.2     # s, time constant smoothing the passed-on scale and shift
+    recover: float = 0.2            # s, blend from a held pose back to the tracked face
+    reference: Literal["neutral", "first"] = "neutral"  # relative mode on a clip: neutral over the clip | first frame
+    max_yaw: float = 30.0           # head turn beyond the target's pose that a warp can show (deg);
+    max_pitch: float = 20.0         # larger turns are clamped smoothly, with one warning
 
     @classmethod
     def from_params(cls, cfg: Mapping[str, Any], **overrides: Any) -> "MeshConfig":
@@ -95,15 +109,21 @@ class Transfer:
             self.crop, self.src_to_crop = al.image, al.src_to_crop
             self.crop_pts = mesh_to_crop(pts, al.src_to_crop)
         self.params: FaceParams = fit_face(self.crop_pts)
-        self.warper = MeshWarper(self.crop, self.crop_pts, gaze=self.cfg.gaze)
+        self.warper = MeshWarper(self.crop, self.crop_pts, gaze=self.cfg.gaze, head=self.cfg.head_layer)
         self.reference: FaceParams | None = None
+        self._last_face: FaceParams | None = None
+        self._warned_turn = False
+        self._fits: dict[int, tuple[np.ndarray, FaceParams]] = {}  # analyse()'s fits, by id of the points
         self._drv_align: np.ndarray | None = None  # driving image -> its aligned frame (2x3)
         self._tracker = FaceMesh(static=not self.video)
         self._filter: OneEuroFilter | None = make_filter(
             self.cfg.smoothing if self.video else "none", self.cfg.min_cutoff, self.cfg.beta, self.cfg.d_cutoff)
         self._last_pts: np.ndarray | None = None
+        self._last_driving: tuple[np.ndarray, np.ndarray] | None = None  # last frame with a face + its points
         self._frame = 0
         self._feather = border_feather(self.crop.shape[0], self.cfg.feather)
+        c = self.cfg
+        self.motion = DriverMotion(Framing(c.follow, c.max_scale, c.max_shift, c.framing_smooth, c.recover))
 
     @property
     def mode(self) -> str:
@@ -114,14 +134,17 @@ class Transfer:
     def close(self) -> None:
         self._tracker.close()
 
-    def landmarks(self, driving: np.ndarray, t: float | None = None, path: str = "<driving>") -> np.ndarray:
-        """Driving mesh [478, 3] (tracked and smoothed for video); the last good one if the face is lost."""
+    def landmarks(self, driving: np.ndarray, t: float | None = None, path: str = "<driving>") -> np.ndarray | None:
+        """Driving mesh [478, 3] (tracked and smoothed for video); None for a video frame
+        without a face after the first one (the pose is then held, :class:`DriverMotion`)."""
         try:
             pts = self._tracker.detect(driving, path)
         except NoFaceError:
             if self._last_pts is None or not self.video:
                 raise
-            return self._last_pts  # a video keeps the last face through a lost frame
+            if self._filter is not None:
+                self._filter.reset()  # the face may come back elsewhere: no smoothing across the gap
+            return None
         if self._filter is not None:
             scale = float(np.linalg.norm(pts[33, :2] - pts[263, :2]))
             pts = self._filter(pts, self._frame / 30.0 if t is None else t, scale)
@@ -131,7 +154,50 @@ class Transfer:
     def set_reference(self, driving: np.ndarray, pts: np.ndarray | None = None) -> None:
         """Relative mode: the driving frame whose pose and expression map to the target as it is."""
         self._drv_align = None
-        self.reference = fit_face(self._driving_frame(self.landmarks(driving) if pts is None else pts))
+        pts = self.landmarks(driving) if pts is None else pts
+        if pts is None:
+            raise NoFaceError("<driving>", "no face found")
+        self.reference = fit_face(self._driving_frame(pts))
+        self.motion.set_reference(self.reference)
+
+    def analyse(self, points: Sequence[np.ndarray | None]) -> FaceParams | None:
+        """Relative mode on a whole clip: the driver's neutral face over all its frames
+        (``points``: the driving mesh of each frame, None where no face) becomes the reference."""
+        # the arrays are kept with their fits, so an id is never reused while cached
+        self._fits = {id(p): (p, fit_face(self._driving_frame(p))) for p in points if p is not None}
+        faces = [f for _, f in self._fits.values()]
+        if faces and self.cfg.reference == "neutral":
+            self.reference = neutral_face(faces)
+        elif faces:
+            self.reference = faces[0]
+        if self.reference is not None:
+            self.motion.set_reference(self.reference)
+        return self.reference
+
+    def clip_landmarks(self, frames: Iterable[tuple[float, np.ndarray]], path: str = "<driving>"
+                       ) -> list[np.ndarray | None]:
+        """First pass over a clip: tracked, smoothed landmarks of every (time, frame) (None: no face).
+
+        Raises NoFaceError when no frame has a face."""
+        out: list[np.ndarray | None] = []
+        for t, f in frames:
+            try:
+                out.append(self.landmarks(f, t, path))
+            except NoFaceError:
+                out.append(None)  # before the first face
+        if all(p is None for p in out):
+            raise NoFaceError(path, "no face found in the driving video")
+        self._last_pts = None
+        return out
+
+    def run_clip(self, frames: Sequence[np.ndarray], fps: float, path: str = "<driving>") -> Iterator[Output]:
+        """Transfer a whole clip held in memory: landmarks, neutral reference, then every frame."""
+        pts = self.clip_landmarks(((i / fps, f) for i, f in enumerate(frames)), path)
+        if self.mode == "relative":
+            self.analyse(pts)
+        first = next(i for i, p in enumerate(pts) if p is not None)
+        for i, (f, p) in enumerate(zip(frames, pts)):
+            yield self.still() if i < first else self.drive_points(f, p, i / fps)
 
     def _driving_frame(self, pts: np.ndarray) -> np.ndarray:
         """Driving points in the driving face's own FFHQ-aligned frame, as the target's are.
@@ -154,13 +220,59 @@ class Transfer:
     def drive(self, driving: np.ndarray, t: float | None = None, pts: np.ndarray | None = None,
               path: str = "<driving>") -> Output:
         """Transfer the pose and expression of ``driving`` (RGB uint8, any size) onto the target."""
-        pts = self.landmarks(driving, t, path) if pts is None else pts
+        if pts is None:
+            pts = self.landmarks(driving, t, path)
+        return self.drive_points(driving, pts, t)
+
+    def _clamped(self, face: FaceParams, rest: np.ndarray) -> FaceParams:
+        """``face`` with its rotation relative to ``rest`` (the pose that maps to the target's own)
+        smoothly clamped to max_yaw / max_pitch; warns once per transfer when it had to."""
+        from dataclasses import replace
+
+        delta, beyond = clamp_turn(face.pose.rotation @ rest.T, self.cfg.max_yaw, self.cfg.max_pitch)
+        if beyond and not self._warned_turn:
+            import sys
+
+            self._warned_turn = True
+            print(f"petra transfer: warning: the driver turns more than {self.cfg.max_yaw:g} deg yaw / "
+                  f"{self.cfg.max_pitch:g} deg pitch from the target's pose; larger turns are clamped smoothly",
+                  file=sys.stderr)
+        return FaceParams(replace(face.pose, rotation=delta @ rest), face.shape, face.identity)
+
+    def still(self) -> Output:
+        """The target unchanged (a frame before the driver's face first appears)."""
+        full = self.target.copy() if self.cfg.paste_back and not self.aligned else None
+        return Output(self.crop.copy(), full, self.crop_pts.copy())
+
+    def drive_points(self, driving: np.ndarray, pts: np.ndarray | None, t: float | None = None) -> Output:
+        """Render one frame from its driving mesh (``pts`` None: the face is lost, hold the last pose)."""
         self._frame += 1
-        src = fit_face(self._driving_frame(pts))
-        if self.mode == "relative" and self.reference is None:
-            self.reference = src
-        out_mesh = compose_mesh(self.params, src, self.reference, self.mode, self.cfg.expression_scale,
-                                max_shift=self.cfg.max_shift * self.crop.shape[0])
+        t = self._frame / 30.0 if t is None else t
+        if pts is None:
+            if self._last_driving is None:
+                raise NoFaceError("<driving>", "no face found")
+            driving, pts = self._last_driving
+            src = None
+        else:
+            self._last_driving = (driving, pts)
+            cached = self._fits.pop(id(pts), None)  # fitted already by analyse()
+            src = cached[1] if cached is not None and cached[0] is pts else fit_face(self._driving_frame(pts))
+            if self.mode == "relative" and self.reference is None:
+                self.reference = src
+                self.motion.set_reference(src)
+        if self.mode == "relative":
+            mo = self.motion(src, t)
+            ref_rot = self.reference.pose.rotation
+            out_mesh = compose_mesh(self.params, self._clamped(mo.face, ref_rot), self.reference, "relative",
+                                    self.cfg.expression_scale,
+                                    max_shift=self.cfg.max_shift * self.crop.shape[0],
+                                    framing=(mo.log_scale, mo.shift), max_scale=self.cfg.max_scale)
+        else:
+            assert src is not None or self._last_face is not None
+            src = src if src is not None else self._last_face
+            out_mesh = compose_mesh(self.params, self._clamped(src, self.params.pose.rotation), None, "absolute",
+                                    self.cfg.expression_scale)
+        self._last_face = src
         if self.cfg.mouth_interior:
             crop = self.warper.render(out_mesh, driving, pts)
         else:

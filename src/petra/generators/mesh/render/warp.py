@@ -61,10 +61,18 @@ def render_np(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray, driving: np.nd
 
 
 class MeshWarper:
-    """Render one target under many output meshes (target-side work done once)."""
+    """Render one target under many output meshes (target-side work done once).
 
-    def __init__(self, target: np.ndarray, target_pts: np.ndarray, gaze: bool = True) -> None:
-        self.plan = prepare_target(target, target_pts, gaze=gaze)
+    ``head``: composite the warped person over a background plate (:mod:`petra.generators.mesh.render.head`),
+    so the background stays still and what the moving head reveals is filled.
+    """
+
+    def __init__(self, target: np.ndarray, target_pts: np.ndarray, gaze: bool = True, head: bool = False) -> None:
+        from .head import person_mask, prepare_head
+
+        soft = person_mask(target) if head else None
+        self.plan = prepare_target(target, target_pts, gaze=gaze, person_soft=soft)
+        self.head = prepare_head(target, soft) if head else None
         self.last_maps: tuple[np.ndarray, np.ndarray] | None = None  # backward map of the last frame
 
     def render(self, out_pts: np.ndarray, driving: np.ndarray | None = None,
@@ -72,4 +80,8 @@ class MeshWarper:
         """RGB uint8 [H, W, 3]; the mouth layer needs the driving frame and its mesh."""
         fp = plan_frame(self.plan, out_pts, driving, driving_pts)
         img, self.last_maps = render_np(self.plan, fp, out_pts, driving, driving_pts, return_maps=True)
+        if self.head is not None:
+            from .head import composite
+
+            img = composite(self.head, img, *self.last_maps)
         return img

