@@ -88,3 +88,40 @@ def test_up_to_date_then_only_downstream_jobs_rerun(smoke_project):
     finally:
         (root / "params.yaml").write_text(original, encoding="utf-8")
     assert planned_jobs(snakemake(root, "-n")) == {}
+
+
+def test_a_generators_training_params_rerun_only_its_own_jobs(smoke_project):
+    """One train rule serves every generator, yet each job declares only what its method reads:
+    editing a StyleGAN2 loss weight reruns no mesh job, editing a mesh weight reruns no sg2 job."""
+    root, _, _ = smoke_project
+    targets = [".test/smoke/models/train/mesh-ours/summary.json", ".test/smoke/models/train/sg2-ours/summary.json"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["snakemake", *targets, *args, "--config", "profile=smoke"], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=900)
+
+    def outputs(res: subprocess.CompletedProcess) -> list[str]:
+        return sorted(m.group(1) for m in re.finditer(r"^\s*output: (\S+)", res.stdout + res.stderr, re.M))
+
+    res = run("--cores", "2")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert planned_jobs(run("-n")) == {}
+    original = (root / "params.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(original)
+    try:
+        raw["train"]["weights"]["l2_crop"] = 1.5  # a StyleGAN2 loss weight
+        (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        plan = run("-n")
+        assert planned_jobs(plan) == {"train": 1} and outputs(plan) == [targets[1]]  # sg2-ours only
+        raw = yaml.safe_load(original)
+        raw["train_mesh"]["weights"]["landmark"] = 5.0  # a mesh loss weight
+        (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        plan = run("-n")
+        assert planned_jobs(plan) == {"train": 1} and outputs(plan) == [targets[0]]  # mesh-ours only
+        raw = yaml.safe_load(original)
+        raw["train"]["seed"] = 7  # a loop key both read
+        (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+        assert planned_jobs(run("-n")) == {"train": 2}
+    finally:
+        (root / "params.yaml").write_text(original, encoding="utf-8")
