@@ -60,6 +60,13 @@ def methods(cfg: Mapping[str, Any]) -> list[str]:
     return [ENGINE] + [m for m in registry.trained_methods(cfg) if selected_checkpoint(cfg, m, allow_latest=False)]
 
 
+def page_error(err: PetraError) -> str:
+    """One line for the page: a file is named by its own name, not the upload cache path."""
+    if isinstance(err, InputError):
+        return f"{Path(err.path).name}: {err.reason}".splitlines()[0]
+    return str(err).splitlines()[0]
+
+
 def _need(path: str | Path | None, what: str) -> Path:
     if not path:
         raise PetraError(f"no {what}: upload one first")
@@ -95,6 +102,7 @@ class LiveSession:
         self._key: tuple[Any, ...] | None = None
         self.error: str | None = None
         self.lock = threading.Lock()  # one frame at a time: the engine is stateful and not thread-safe
+        self.engine_ms: float | None = None  # smoothed time the engine takes per frame
 
     def frame(self, webcam: np.ndarray | None, target: str | Path | None, opts: Options) -> np.ndarray | None:
         """The animated portrait for one webcam frame (None until there is a portrait and a frame)."""
@@ -114,10 +122,14 @@ class LiveSession:
                 kw["mode"] = kw["mode"] or "relative"  # a stream: relative unless told otherwise
                 self._anim = Animator(target, method=opts.method, params=self.cfg, video=True, **kw)
             except PetraError as err:  # shown in the page; the same portrait is not retried every frame
-                self.error = str(err).splitlines()[0]
+                self.error = page_error(err)
         if self._anim is None:
             return None
-        return self._anim.animate(np.ascontiguousarray(webcam[..., :3]))
+        t0 = time.perf_counter()
+        out = self._anim.animate(np.ascontiguousarray(webcam[..., :3]))
+        ms = 1000 * (time.perf_counter() - t0)
+        self.engine_ms = ms if self.engine_ms is None else 0.9 * self.engine_ms + 0.1 * ms
+        return out
 
     def recapture(self) -> None:
         """The next webcam frame becomes the driver's neutral face."""
@@ -139,12 +151,13 @@ class LiveSession:
         if self._anim is None:
             return "upload a portrait, then start the webcam"
         face = "face found" if self.face_found else "no face in the webcam"
-        return f"{self.fps:.1f} fps · {self._anim.mesh_cfg.size} px · {face}"
+        return (f"{self.fps:.1f} fps · engine {self.engine_ms or 0:.0f} ms/frame · {self._anim.mesh_cfg.size} px"
+                f" · {face}")
 
     def close(self) -> None:
         if self._anim is not None:
             self._anim.close()
-        self._anim, self._key = None, None
+        self._anim, self._key, self.engine_ms = None, None, None
 
 
 class Sessions:

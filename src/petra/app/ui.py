@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from petra.api import ENGINE
 from petra.errors import PetraError
 
-from .session import MODES, SIZES, SMOOTHING, Options, Sessions, methods, transfer_file
+from .session import MODES, SIZES, SMOOTHING, Options, Sessions, methods, page_error, transfer_file
 
 TITLE = "petra — animate a portrait"
 INTRO = ("Upload a portrait, then drive it with a video (upload or record with the webcam), a photo, "
@@ -87,7 +87,7 @@ def build(cfg: Mapping[str, Any]) -> Any:
             try:
                 out = transfer_file(cfg, t, driving, options(m, md, sc, sm, sz, pb))
             except PetraError as err:
-                return (gr.update(value=None), gr.update(value=None), f"⚠ {str(err).splitlines()[0]}", None)
+                return (gr.update(value=None), gr.update(value=None), f"⚠ {page_error(err)}", None)
             video = out.suffix == ".mp4"
             return (gr.update(value=str(out) if video else None, visible=video),
                     gr.update(value=str(out) if not video else None, visible=not video),
@@ -98,7 +98,7 @@ def build(cfg: Mapping[str, Any]) -> Any:
             try:
                 return str(transfer_file(cfg, t, d, options(m, md, sc, sm, str(sz))))
             except PetraError as err:
-                raise gr.Error(str(err).splitlines()[0]) from None
+                raise gr.Error(page_error(err)) from None
 
         def live(frame: Any, t: str | None, m: str, md: str, sc: float, sm: str, sz: str, pb: bool,
                  request: gr.Request) -> tuple[Any, str]:
