@@ -94,27 +94,67 @@ def transfer_file(cfg: Mapping[str, Any], target: str | Path | None, driving: st
 
 
 class LiveSession:
-    """One browser's webcam stream through one Animator (rebuilt when the portrait or options change)."""
+    """One browser's webcam stream through one Animator, pipelined.
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        self.cfg = cfg
+    The browser sends a frame only after the previous answer arrived, so a synchronous
+    handler would add the engine's time to the round trip. Instead an engine thread
+    animates the newest frame while the page is busy sending and showing: :meth:`frame`
+    hands over its frame and returns the newest animated frame not yet shown (one frame
+    of latency). The Animator is rebuilt when the portrait or an option changes.
+    """
+
+    def __init__(self, cfg: Mapping[str, Any], wait: float = 0.5) -> None:
+        from petra.api import FpsMeter
+
+        self.cfg, self.wait = cfg, wait
         self._anim: Animator | None = None
         self._key: tuple[Any, ...] | None = None
         self.error: str | None = None
-        self.lock = threading.Lock()  # one frame at a time: the engine is stateful and not thread-safe
         self.engine_ms: float | None = None  # smoothed time the engine takes per frame
+        self.shown = FpsMeter()  # animated frames handed to the page: the fps a viewer sees
+        self._cond = threading.Condition()
+        self._pending: tuple[np.ndarray, str, Options] | None = None
+        self._latest: np.ndarray | None = None
+        self._done = self._sent = 0  # frames animated / handed to the page
+        self._worker: threading.Thread | None = None
+        self._closed = False
 
     def frame(self, webcam: np.ndarray | None, target: str | Path | None, opts: Options) -> np.ndarray | None:
-        """The animated portrait for one webcam frame (None until there is a portrait and a frame)."""
+        """Queue one webcam frame; the newest animated frame not shown yet (None: nothing new within ``wait`` s)."""
         if webcam is None or not target:
             return None
-        with self.lock:
-            return self._frame(webcam, str(target), opts)
+        with self._cond:
+            self._pending = (np.ascontiguousarray(webcam[..., :3]), str(target), opts)
+            if self._worker is None:
+                self._closed = False
+                self._worker = threading.Thread(target=self._run, name="petra-live", daemon=True)
+                self._worker.start()
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._done > self._sent or self.error is not None, timeout=self.wait)
+            if self._done == self._sent:
+                return None
+            self._sent = self._done
+            self.shown.tick()
+            return self._latest
 
-    def _frame(self, webcam: np.ndarray, target: str, opts: Options) -> np.ndarray | None:
+    def _run(self) -> None:
+        """The engine thread: animate the newest pending frame, drop the older ones."""
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._closed)
+                if self._closed:
+                    return
+                job, self._pending = self._pending, None
+            out = self._animate(*job)  # type: ignore[misc]
+            with self._cond:
+                if out is not None:
+                    self._latest, self._done = out, self._done + 1
+                self._cond.notify_all()
+
+    def _animate(self, webcam: np.ndarray, target: str, opts: Options) -> np.ndarray | None:
         key = (target, opts)
         if key != self._key:
-            self.close()
+            self._close_animator()
             self._key, self.error = key, None
             try:
                 opts.check()
@@ -126,7 +166,7 @@ class LiveSession:
         if self._anim is None:
             return None
         t0 = time.perf_counter()
-        out = self._anim.animate(np.ascontiguousarray(webcam[..., :3]))
+        out = self._anim.animate(webcam)
         ms = 1000 * (time.perf_counter() - t0)
         self.engine_ms = ms if self.engine_ms is None else 0.9 * self.engine_ms + 0.1 * ms
         return out
@@ -138,14 +178,15 @@ class LiveSession:
 
     @property
     def fps(self) -> float:
-        return self._anim.fps if self._anim is not None else 0.0
+        """Animated frames handed to the page per second (wall clock)."""
+        return self.shown.fps
 
     @property
     def face_found(self) -> bool:
         return bool(self._anim is not None and self._anim.face_found)
 
     def status(self) -> str:
-        """The line the live tab shows: measured fps (wall clock between animated frames)."""
+        """The line the live tab shows: the measured fps, the engine's time per frame."""
         if self.error:
             return f"⚠ {self.error}"
         if self._anim is None:
@@ -154,10 +195,20 @@ class LiveSession:
         return (f"{self.fps:.1f} fps · engine {self.engine_ms or 0:.0f} ms/frame · {self._anim.mesh_cfg.size} px"
                 f" · {face}")
 
-    def close(self) -> None:
+    def _close_animator(self) -> None:
         if self._anim is not None:
             self._anim.close()
         self._anim, self._key, self.engine_ms = None, None, None
+
+    def close(self) -> None:
+        """Stop the engine thread and free the Animator."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.join(timeout=30)
+        self._close_animator()
 
 
 class Sessions:
