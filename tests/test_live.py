@@ -50,7 +50,7 @@ def test_a_window_without_a_display_is_refused_before_work(target, sample_root, 
 
 
 def test_side_by_side_view_writes_the_fps():
-    from petra.stages.live import side_by_side
+    from petra.app.live import side_by_side
 
     driver = np.zeros((480, 640, 3), np.uint8)
     result = np.zeros((256, 256, 3), np.uint8)

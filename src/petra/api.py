@@ -29,6 +29,9 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from petra.errors import NoFaceError, PetraError
+from petra.io import write_image
+from petra.media import read_image
+from petra.video import VideoWriter, iter_frames, probe
 
 ENGINE = "mesh"  # the method name of the real-time engine
 
@@ -83,7 +86,6 @@ class Animator:
                  paste_back: bool | None = None, params: str | Path | Mapping[str, Any] | None = None,
                  profile: str | None = None, overrides: Sequence[str] = (), video: bool = True) -> None:
         from petra.generators.mesh.render.transfer import MeshConfig, Transfer
-        from petra.media import read_image
 
         self.cfg = _config(params, profile, overrides)
         self.method = method
@@ -239,10 +241,7 @@ def _animate_file_by_frames(cfg: Mapping[str, Any], target: str | Path, driving:
                             method: str) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from petra.io import write_image
-    from petra.media import read_image
     from petra.stages.transfer import _is_video
-    from petra.video import VideoWriter, iter_frames, probe
 
     t0 = time.perf_counter()
     driving, out = Path(driving), Path(out)

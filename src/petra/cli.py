@@ -36,8 +36,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "transfer": ("petra.stages.transfer", "animate a target portrait with a driving image or video"),
     "transfer-grid": ("petra.report.transfer_grid", "figure: mesh transfer, sample targets x driving frames"),
     "synth": ("petra.stages.synth", "a random identity with chosen pose and expression"),
-    "live": ("petra.stages.live", "animate a portrait in real time from a webcam or a clip (window/recording)"),
-    "app": ("petra.stages.app", "the web app: upload, webcam, live tab, /transfer API (Gradio)"),
+    "live": ("petra.app.live", "animate a portrait in real time from a webcam or a clip (window/recording)"),
+    "app": ("petra.app.serve", "the web app: upload, webcam, live tab, /transfer API (Gradio)"),
 }
 
 

@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
+from petra.video import ffmpeg_exe
+
 BROWSERS = ("chromium", "chromium-browser")
 FPS = re.compile(r"([0-9.]+) fps")
 
@@ -79,8 +81,6 @@ def serve(port: int | None = None, timeout: float = 120.0, log: Path | None = No
 
 def fake_camera(video: Path, out: Path, side: int = 480, fps: int = 30) -> Path:
     """A .y4m Chromium can play as its webcam (looped): ``video`` scaled to side x side."""
-    from petra.video import ffmpeg_exe
-
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-vf", f"scale={side}:{side},fps={fps}",
                     "-pix_fmt", "yuv420p", str(out)], check=True, timeout=120)
     return out

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from petra.config import load
+from petra.errors import PetraError
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
@@ -16,8 +19,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from petra.config import load
-
     run_app(load(args.params, args.profile), args.host, args.port)
     return 0
 
@@ -27,7 +28,6 @@ def run_app(cfg: dict, host: str = "127.0.0.1", port: int = 7860) -> None:
     import sys
 
     from petra.app.ui import build
-    from petra.errors import PetraError
 
     demo = build(cfg)
     print(f"petra app: http://{host}:{port}", file=sys.stderr)

@@ -21,6 +21,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from petra.errors import InputError, PetraError
+from petra.config import load
+from petra.video import VideoWriter, iter_frames, probe
 
 WINDOW = "petra live"
 KEYS_NEUTRAL = (ord("n"), ord(" "))
@@ -44,8 +46,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from petra.config import load
-
     summary = run_live(load(args.params, args.profile), args.target, camera=args.camera, driving=args.driving,
                        out=args.out, window=not args.no_window, mode=args.mode,
                        expression_scale=args.expression_scale, smoothing=args.smoothing, size=args.size,
@@ -75,8 +75,6 @@ def _source(camera: int | None, driving: str | Path | None) -> tuple[Iterator[tu
     """(frames, fps to record at) of the webcam or the driving clip."""
     if driving is None:
         return camera_frames(camera or 0), 30.0
-    from petra.video import iter_frames, probe
-
     info = probe(Path(driving))
     return iter_frames(Path(driving)), info.fps or 25.0
 
@@ -106,7 +104,6 @@ def run_live(cfg: Any, target: str | Path, camera: int | None = None, driving: s
     """The real-time loop; ``options`` go to :class:`petra.api.Animator` (mode, size, ...)."""
     from petra.api import Animator
     from petra.stages.transfer import OUT_VIDEO_EXT
-    from petra.video import VideoWriter
 
     if out is not None and Path(out).suffix.lower() not in OUT_VIDEO_EXT:
         raise InputError(out, f"the recording must be a video ({', '.join(sorted(OUT_VIDEO_EXT))})")
