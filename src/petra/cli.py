@@ -14,6 +14,7 @@ import sys
 import warnings
 from typing import Sequence
 
+from . import config
 from .errors import PetraError
 
 # name -> (module, one-line help). Keep in pipeline order.
@@ -35,16 +36,23 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "transfer": ("petra.stages.transfer", "animate a target portrait with a driving image or video"),
     "transfer-grid": ("petra.report.transfer_grid", "figure: mesh transfer, sample targets x driving frames"),
     "synth": ("petra.stages.synth", "a random identity with chosen pose and expression"),
+    "live": ("petra.app.live", "animate a portrait in real time from a webcam or a clip (window/recording)"),
+    "app": ("petra.app.serve", "the web app: upload, webcam, live tab, /transfer API (Gradio)"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="petra", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"petra {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, help_) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         p.add_argument("--params", default=None, help="params.yaml to read (default: ./params.yaml)")
         p.add_argument("--profile", default=None, help="profile of params.yaml (default: its `profile`)")
+        p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override one params value (repeatable; checked against the schema)")
     return parser
 
 
@@ -52,10 +60,10 @@ def _hoist_global_options(argv: list[str]) -> list[str]:
     """Allow ``petra --profile smoke <stage> ...`` (how the rules call it): move the
     options every subcommand shares to after the subcommand name."""
     front: list[str] = []
-    while argv and argv[0] in ("--params", "--profile") and len(argv) >= 2:
+    while argv and argv[0] in ("--params", "--profile", "--set") and len(argv) >= 2:
         front += argv[:2]
         argv = argv[2:]
-    while argv and argv[0].startswith(("--params=", "--profile=")):
+    while argv and argv[0].startswith(("--params=", "--profile=", "--set=")):
         front.append(argv.pop(0))
     return argv[:1] + front + argv[1:] if argv else front
 
@@ -92,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         module.configure(subparser)
     args = parser.parse_args(argv)
     try:
-        return int(importlib.import_module(SUBCOMMANDS[args.command][0]).main(args) or 0)
+        with config.active_sets(args.set):
+            return int(importlib.import_module(SUBCOMMANDS[args.command][0]).main(args) or 0)
     except PetraError as err:
         print(f"petra {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -5,21 +5,37 @@ reads it as a plain params file, and a ``profiles:`` mapping whose entries are d
 merged over the defaults when that profile is selected (``--profile`` on the CLI,
 ``--config profile=...`` in Snakemake). Snakemake and ``petra`` both validate the
 resolved dictionary against ``workflow/schemas/params.schema.yaml``.
+
+Runs anywhere: the repo's params.yaml and schema are the one source; a built wheel
+carries copies of them in ``petra/defaults/`` (setup.py's build hook), so an installed
+petra has its defaults without a checkout. A user's params file (``--params``,
+``$PETRA_PARAMS`` or ./params.yaml) is merged over those defaults, and ``--set
+section.key=value`` overrides single values last; all of it is validated strictly.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
 from .errors import PetraError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PARAMS = PROJECT_ROOT / "params.yaml"
-SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
+_SHIPPED = Path(__file__).resolve().parent / "defaults"  # present in a built wheel only
+
+
+def _shipped(name: str, repo_path: Path) -> Path:
+    """The packaged copy of a repo file in an installed wheel, else the checkout's file (the source)."""
+    return _SHIPPED / name if (_SHIPPED / name).is_file() else repo_path
+
+
+DEFAULT_PARAMS = _shipped("params.yaml", PROJECT_ROOT / "params.yaml")
+SCHEMA_PATH = _shipped("params.schema.yaml", PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml")
+_ACTIVE_SETS: tuple[str, ...] = ()  # the CLI's --set overrides, applied by every load() while it runs
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -33,32 +49,108 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def resolve(raw: Mapping[str, Any], profile: str | None = None) -> dict[str, Any]:
-    """Apply a profile's overrides to the defaults and validate the result."""
-    profiles = raw.get("profiles", {}) or {}
-    name = profile or raw.get("profile", "sample")
-    if name not in profiles and name != raw.get("profile", "sample"):
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PetraError(f"{path}: params file not found")
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh) or {}
+    if not isinstance(raw, Mapping):
+        raise PetraError(f"{path}: params file is not a mapping of sections")
+    return dict(raw)
+
+
+def defaults() -> dict[str, Any]:
+    """The packaged defaults (the repo's params.yaml), profiles included, unresolved."""
+    return _read(DEFAULT_PARAMS)
+
+
+def resolve(raw: Mapping[str, Any], profile: str | None = None,
+            base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Merge ``raw`` over the defaults (``base``; None: the packaged ones), apply the profile, validate.
+
+    Layers, last wins: defaults, the defaults' profile, ``raw``, ``raw``'s profile -- so a
+    user's value beats the packaged profile's, and a full copy of the defaults changes nothing.
+    """
+    base = defaults() if base is None else base
+    layers = [dict(base), dict(raw)]
+    profiles = {k for layer in layers for k in (layer.get("profiles") or {})}
+    name = profile or raw.get("profile") or base.get("profile", "sample")
+    if name not in profiles and name != base.get("profile", "sample"):
         raise PetraError(f"params: unknown profile {name!r}; known: {sorted(profiles)}")
-    cfg = deep_merge({k: v for k, v in raw.items() if k != "profiles"}, profiles.get(name, {}) or {})
+    cfg: dict[str, Any] = {}
+    for layer in layers:
+        cfg = deep_merge(cfg, {k: v for k, v in layer.items() if k != "profiles"})
+        cfg = deep_merge(cfg, (layer.get("profiles") or {}).get(name) or {})
     cfg["profile"] = name
     validate(cfg)
     return cfg
 
 
-def load(path: str | Path | None = None, profile: str | None = None) -> dict[str, Any]:
-    """Read params.yaml (or ``$PETRA_PARAMS``) and resolve ``profile`` (or ``$PETRA_PROFILE``)."""
-    path = Path(path or os.environ.get("PETRA_PARAMS") or _default_params())
-    if not path.is_file():
-        raise PetraError(f"{path}: params file not found")
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
-    return resolve(raw, profile or os.environ.get("PETRA_PROFILE"))
+def load(path: str | Path | None = None, profile: str | None = None,
+         overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The packaged defaults, the user's params file merged over them, then ``overrides``.
+
+    The user's file is ``path``, else ``$PETRA_PARAMS``, else ./params.yaml if there is one
+    (none at all is fine: the defaults alone). ``profile`` (or ``$PETRA_PROFILE``) selects a
+    profile; ``overrides`` are ``section.key=value`` strings (:func:`apply_sets`), after the
+    CLI's ``--set`` ones.
+    """
+    given = path or os.environ.get("PETRA_PARAMS")
+    user_path = Path(given) if given else _default_params()
+    user = _read(user_path) if user_path is not None else {}
+    if user_path is not None and user_path.resolve() == DEFAULT_PARAMS.resolve():
+        user = {}  # the checkout's own params.yaml *is* the defaults
+    cfg = resolve(user, profile or os.environ.get("PETRA_PROFILE"))
+    sets = (*_ACTIVE_SETS, *overrides)
+    if sets:
+        cfg = apply_sets(cfg, sets)
+    return cfg
 
 
-def _default_params() -> Path:
-    """params.yaml of the current directory (a Snakemake/DVC run), else of the checkout."""
+def apply_sets(cfg: Mapping[str, Any], sets: Sequence[str]) -> dict[str, Any]:
+    """``cfg`` with each ``section.key[.sub]=value`` applied (value parsed as YAML), re-validated.
+
+    A key the schema does not know is refused in one line naming it and its section.
+    """
+    schema = _schema()
+    out = copy.deepcopy(dict(cfg))
+    for item in sets:
+        dotted, sep, text = item.partition("=")
+        keys = [k for k in dotted.strip().split(".") if k]
+        if not sep or not keys:
+            raise PetraError(f"params: --set {item!r}: expected section.key=value")
+        node, props, where = out, schema.get("properties", {}), []
+        for i, key in enumerate(keys):
+            if key not in props:
+                sec = ".".join(where) or "the top level"
+                raise PetraError(f"params: --set {dotted}: unknown key {key!r} in {sec} "
+                                 f"(known: {', '.join(sorted(props))})")
+            where.append(key)
+            if i == len(keys) - 1:
+                node[key] = yaml.safe_load(text) if text.strip() else None
+            else:
+                if not isinstance(node.get(key), dict):
+                    node[key] = {}
+                node, props = node[key], props[key].get("properties", {})
+    validate(out)
+    return out
+
+
+@contextlib.contextmanager
+def active_sets(sets: Sequence[str]) -> Iterator[None]:
+    """Within the block every :func:`load` applies ``sets`` (how the CLI's ``--set`` reaches each stage)."""
+    global _ACTIVE_SETS
+    before, _ACTIVE_SETS = _ACTIVE_SETS, tuple(sets)
+    try:
+        yield
+    finally:
+        _ACTIVE_SETS = before
+
+
+def _default_params() -> Path | None:
+    """params.yaml of the current directory (a Snakemake/DVC run, a user's folder), if any."""
     here = Path("params.yaml")
-    return here if here.is_file() else DEFAULT_PARAMS
+    return here if here.is_file() else None
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -96,12 +188,17 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _schema() -> dict[str, Any]:
+    """The strict schema (read each time: it is small, and tests may swap files)."""
+    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        return strict_schema(yaml.safe_load(fh))
+
+
 def validate(cfg: Mapping[str, Any]) -> None:
     """Check a resolved config against the (strict) JSON schema; raise one readable line."""
     import jsonschema
 
-    with open(SCHEMA_PATH, encoding="utf-8") as fh:
-        schema = strict_schema(yaml.safe_load(fh))
+    schema = _schema()
     try:
         jsonschema.validate(dict(cfg), schema)
     except jsonschema.ValidationError as err:
