@@ -5,7 +5,8 @@ Phases of :func:`setup`: (1) resolve the variant's train params into frozen
 ``<run>/training_options.json`` before any work; (2) distributed init when
 launched by ``torchrun`` (``WORLD_SIZE`` > 1); (3) samplers over the manifest's
 train and val splits; (4) the recipe and its optimiser (Ranger from
-``pytorch-ranger``); (5) resume from the latest checkpoint of the run.
+``pytorch-ranger`` plus the released code's gradient centralisation,
+:mod:`petra.train.ranger`); (5) resume from the latest checkpoint of the run.
 
 :func:`train_loop` counts steps, prints a status line every ``tick_steps``, logs
 the mean loss terms (MLflow through :mod:`petra.tracking` and
@@ -61,14 +62,14 @@ class TrainState:
 
 
 def make_optimizer(params: Any, opts: TrainOptions) -> torch.optim.Optimizer:
-    """Ranger (RAdam + Lookahead, the thesis's optimiser) or Adam."""
+    """Ranger (RAdam + Lookahead [+ gradient centralisation], the thesis's optimiser) or Adam."""
     params = [p for p in params if p.requires_grad]
     if not params:
         raise ValueError("the recipe has no trainable parameters")
     if opts.optimizer == "ranger":
-        from pytorch_ranger import Ranger
+        from .ranger import RangerGC
 
-        return Ranger(params, lr=opts.lr)
+        return RangerGC(params, lr=opts.lr, use_gc=opts.gradient_centralization)
     if opts.optimizer == "adam":
         return torch.optim.Adam(params, lr=opts.lr)
     raise ValueError(f"unknown optimizer {opts.optimizer!r}")

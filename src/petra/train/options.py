@@ -16,6 +16,7 @@ class TrainOptions:
     batch_size: int = 8             # per process (thesis: 8)
     lr: float = 1e-5                # thesis: 1e-5
     optimizer: str = "ranger"       # ranger | adam
+    gradient_centralization: bool = True  # ranger: GC as the released code's Ranger 20.4.11
     seed: int = 0                   # sampler and init seed
     resolution: int | None = None   # crops are resized to this (None: manifest size)
     tick_steps: int = 100           # status line + metrics every this many steps

@@ -72,6 +72,14 @@ def arcface_embed(facenet: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return extract_feats(facenet, x)
 
 
+def arcface_embed_whole(facenet: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The released thesis code's ``IDLoss.extract_feats``: the whole image pooled to 112, no crop → [N, 512]."""
+    return facenet(F.adaptive_avg_pool2d(x, (112, 112)))
+
+
+ID_EMBEDDINGS = {"whole": arcface_embed_whole, "psp_crop": arcface_embed}  # train.sg2.id_input
+
+
 class TinyMotionEncoder(nn.Module):
     """CI-only E_m: four strided convs and a linear head to W+ (a few hundred k parameters).
 
