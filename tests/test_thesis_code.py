@@ -111,7 +111,7 @@ def _arcface(thesis_meta: dict) -> torch.nn.Module:
 
 def test_thesis_id_loss_feeds_the_whole_image_pooled_to_112(thesis_dir):
     from petra.train.losses import identity_loss
-    from petra.train.sg2_parts import arcface_embed, arcface_embed_whole
+    from petra.generators.stylegan2.parts import arcface_embed, arcface_embed_whole
 
     name = "thesis_id_loss"
     meta, exp = _fixture(thesis_dir, name)

@@ -19,7 +19,7 @@ import pytest
 
 from petra.errors import InputError
 from petra.latents.pickled import read_pickled_latent
-from petra.train.sg2_parts import n_latent
+from petra.generators.stylegan2.parts import n_latent
 
 FACTS = json.loads((Path(__file__).parent / "fixtures" / "thesis_code" / "thesis_restyle_examples.json").read_text())
 EXAMPLES = FACTS["examples"]
@@ -87,7 +87,7 @@ def test_thesis_restyle_inversion_reproduces_the_released_latents():
     cfg = petra.config.load(Path(__file__).resolve().parents[1] / "params.yaml", "sample")  # 1024, 5 ReStyle steps
     if not weights.present(cfg, "restyle_psp_ffhq"):
         pytest.skip(f"{weights.destination(cfg, 'restyle_psp_ffhq')} missing: `petra weights --fetch restyle_psp_ffhq`")
-    from petra.latents.restyle import ReStyleInverter
+    from petra.generators.stylegan2.latents import ReStyleInverter
     from petra.media import read_image
 
     inv = ReStyleInverter(cfg, "psp")
