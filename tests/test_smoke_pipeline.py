@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-METHODS = ["sg2-ours", "sg2-ours-cos", "sg2-ours-gen", "sg2-baseline-psp", "sg2-baseline-e4e"]
+METHODS = ["sg2-ours", "sg2-ours-cos", "sg2-ours-gen", "sg2-ours-text", "sg2-baseline-psp", "sg2-baseline-e4e"]
 
 
 @pytest.mark.slow
@@ -54,17 +54,20 @@ def _run_and_check(work: Path, env: dict) -> None:
         idx = pd.read_parquet(smoke / "data" / "latents" / enc / "index.parquet")
         assert set(idx["aligned_path"]) == set(frames["aligned_path"])
     # train: each variant logged losses and left checkpoints; select chose one of them
-    for v in ("ours", "ours-cos", "ours-gen"):
+    for v in ("ours", "ours-cos", "ours-gen", "ours-text"):
         summ = json.loads((smoke / "models" / "train" / f"sg2-{v}" / "summary.json").read_text())
         assert summ["steps"] == 2 and summ["checkpoints"]
         best = json.loads((smoke / "models" / "selected" / f"sg2-{v}.json").read_text())
         assert Path(work / best["checkpoint"]).is_file() and best["step"] in (1, 2)
+        # released variants keep their best validation checkpoint; the text variant ranks snapshots
+        assert (Path(best["checkpoint"]).name == "best.pt") == (v != "ours-text"), (v, best)
     cos = [json.loads(line) for line in (smoke / "models" / "train" / "sg2-ours-cos" / "metrics.jsonl").read_text().splitlines()]
     assert "cos" in cos[-1]  # the ours-cos variant really trains with the CosFace term
     # evaluate + report: one results row per enabled sg2 method
     table = pd.read_csv(smoke / "reports" / "results.csv")
     col = "method" if "method" in table.columns else table.columns[0]
     assert set(METHODS) <= set(table[col])
+    assert "sg2-thesis-released" not in set(table[col])  # its best_model.pt is absent: left out, not failed
     # FAU-CORR through the real OpenGraphAU loader (random-weight ResNet-18 checkpoint in the
     # official format): copy-driving reproduces the driving AU series exactly, so r = 1
     fau = table.set_index(col)["fau_corr_opengraphau"]

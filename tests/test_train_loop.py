@@ -1,6 +1,7 @@
 """The generator-agnostic training contract: sampler, losses, checkpoints, loop and resume."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,63 @@ def test_checkpoint_with_wrong_sha256_is_refused(tmp_path):
     p.write_bytes(bytes(data))
     with pytest.raises(InputError, match="sha256 mismatch"):
         ckpt.load_checkpoint(p)
+
+
+def test_released_sampler_shuffles_every_train_frame_once_per_epoch_and_lets_R_be_anyone(tmp_path):
+    df = make_manifest(tmp_path, ids=5, videos=2, frames=3)  # 3 train identities x 6 frames
+    s = PairSampler(df, "train", batch_size=4, seed=1, root=tmp_path, mode="released")
+    train_paths = sorted(df.loc[df["split"] == "train", "aligned_path"])
+    assert s.n_batches == len(train_paths) // 4
+    epoch = [r["aligned_path"] for k in range(s.n_batches) for r in s.batch(k).rows["s_A"]]
+    assert len(epoch) == len(set(epoch)) == s.n_batches * 4 and set(epoch) <= set(train_paths)  # drop_last
+    same_identity_R = same_frame_t = 0
+    for k in range(40):
+        idx = s.indices(k)
+        for a, ta, r, tr in zip(idx["s_A"], idx["t_A"], idx["s_R"], idx["t_R"]):
+            A, R = s.df.loc[a], s.df.loc[r]
+            assert s.df.loc[ta, "identity"] == A["identity"] and s.df.loc[tr, "identity"] == R["identity"]
+            assert ta in s.pool[A["identity"]] and R["split"] == "train"
+            same_identity_R += R["identity"] == A["identity"]
+            same_frame_t += ta == a
+    assert same_identity_R > 0 and same_frame_t > 0  # as released: R may be A, E_i may come from s_A itself
+    assert s.indices(7) == PairSampler(df, "train", 4, 1, root=tmp_path, mode="released").indices(7)
+
+
+def test_released_val_sampler_reads_the_split_in_order_and_pairs_frame_i_with_i_plus_10(tmp_path):
+    df = make_manifest(tmp_path, ids=6, videos=2, frames=4)  # val: 2 identities x 8 frames = 16 frames
+    s = PairSampler(df, "val", batch_size=5, seed=0, root=tmp_path, mode="released")
+    paths = sorted(df.loc[df["split"] == "val", "aligned_path"])
+    assert s.n_batches == 4  # 5 + 5 + 5 + 1: the last batch is short, as a DataLoader without drop_last
+    a = [s.df.loc[i, "aligned_path"] for k in range(4) for i in s.indices(k)["s_A"]]
+    r = [s.df.loc[i, "aligned_path"] for k in range(4) for i in s.indices(k)["s_R"]]
+    assert a == paths and r == [paths[(i + 10) % 16] for i in range(16)]
+
+
+def test_latent_pool_spreads_ten_frames_over_an_identity():
+    from petra.train.sampler import latent_pool
+
+    assert latent_pool(list(range(4))) == [0, 1, 2, 3]
+    pool = latent_pool(list(range(100, 137)))
+    assert len(pool) == 10 and pool[0] == 100 and pool[-1] == 136 and pool == sorted(set(pool))
+
+
+def test_val_loss_selection_keeps_the_best_validation_checkpoint(tmp_path):
+    df = make_manifest(tmp_path)
+    params = {**PARAMS, "steps": 9, "selection": "val_loss", "sampling": "distinct"}
+    state = setup({"generator": {"name": "toy"}}, params, tmp_path / "run", df, ToyRecipe(), tmp_path, log=lambda m: None)
+    summary = train_loop(state)
+    vals = [json.loads(line) for line in (tmp_path / "run" / "val.jsonl").read_text().splitlines()]
+    best = min(vals, key=lambda v: v["val_total"])
+    obj = ckpt.load_checkpoint(ckpt.best_path(tmp_path / "run"))
+    assert obj["step"] == best["step"] and obj["optimizer"] is None
+    assert obj["extra"]["val_total"] == pytest.approx(best["val_total"]) == summary["best_val_total"]
+    assert "best.pt" not in summary["checkpoints"]  # not a resumable snapshot
+
+
+def test_gradient_centralisation_is_the_default_ranger_and_can_be_switched_off():
+    from petra.train.loop import TrainOptions, make_optimizer
+
+    w = torch.nn.Parameter(torch.zeros(3, 4))
+    on = make_optimizer([w], TrainOptions.from_params({**PARAMS}))
+    off = make_optimizer([w], TrainOptions.from_params({**PARAMS, "gradient_centralization": False}))
+    assert on.use_gc and not off.use_gc

@@ -174,7 +174,7 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     sections = schema["properties"]
     loop = {k: v for k, v in sections["train"]["properties"].items() if k not in ("variants", "weights", "cosface",
-                                                                                    "lpips_net", "tune_generator")}
+                                                                                    "lpips_net", "tune_generator", "sg2")}
     if "train_mesh" in sections:
         sections["train_mesh"]["properties"]["train"] = {"type": "object", "properties": copy.deepcopy(loop)}
     for name in ("train", "train_mesh"):

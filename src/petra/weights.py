@@ -112,6 +112,11 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                  "IR-SE50 ArcFace (TreB1eN), plain state_dict — ID loss, ID-CSIM (arcface), E_m init",
                  "1KW7bjndL3QG3sxBbZxreGHigcCCpsDgn", "https://github.com/eladrich/pixel2style2pixel#pretrained-models",
                  ("train", "evaluate")),
+    _gdrive_file("thesis_released", "best_model.pt",
+                 "the thesis's released network ({'state_dict': encoder.*, mapping_net.*, decoder.*; 'opts'}) "
+                 "— method sg2-thesis-released",
+                 "11q5_a0NAceAeQ7-WyH8hjIROcYwlTAax",
+                 "https://github.com/JahodaPetr/Pose-and-Expression-Transfer#installation", ("evaluate",)),
     _gdrive_file("hopenet", "hopenet_robust_alpha1.pkl",
                  "HopeNet 300W-LP alpha 1 'robust to image quality', plain state_dict — pose metric, pose filter",
                  "1m25PrSE7g9D2q2XJVMR6IA7RaCvWSzCR", "https://github.com/natanielruiz/deep-head-pose#pretrained-models",

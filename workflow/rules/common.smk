@@ -81,6 +81,8 @@ def eval_method_params(wildcards):
         return {}
     if m.trained:
         return train_rule(m)["params"]  # the params its run read
+    if m.kind == "pretrained":
+        return registry.package(m).pretrained_rule(config, m)["params"]
     if m.generator == "stylegan2":
         return {"baseline": config.get("baseline"), "stylegan2": config.get("stylegan2")}
     return {"mesh": config.get("mesh")}
@@ -96,6 +98,9 @@ def eval_method_inputs(wildcards):
         enc = m.variant.removeprefix("baseline-")
         inputs["model"] = [f"{DATA}/baseline/{enc}/neutrals.pt", f"{DATA}/baseline/{enc}/frames.parquet"] + \
             sg2_weight_files("generator", f"restyle_{enc}")
+    elif m.kind == "pretrained":  # a downloaded network (sg2-thesis-released): its file, E_i weights and codes
+        r = registry.package(m).pretrained_rule(config, m)
+        inputs["model"] = r["inputs"] + _weight_files(r["weights"])
     return inputs
 
 

@@ -8,14 +8,16 @@ uint8 crops, H×W×3, of the profile's ``align.size``.
 
 A method name is ``<prefix>-<variant>``; the prefix names the generator
 (:data:`GENERATORS`), the variant is either one of the generator's fixed methods
-(hand-made, baseline, reference) or a key of its trained variants in params.yaml
+(hand-made, baseline, reference, pretrained: a downloaded network, e.g. the
+thesis's released ``sg2-thesis-released``) or a key of its trained variants in params.yaml
 (``<section>.variants``, the one place the variant list lives). The CLI, the
 Snakemake rules (common.smk), evaluation, selection and the report all call
 :func:`parse` / :func:`create` / :func:`all_methods`; nothing else splits names.
 
 A generator is a package with ``build_method(method, cfg, checkpoint=None)`` and,
 when it trains, ``prepare_training(cfg, method, manifest, log) -> (params, recipe,
-manifest)`` and ``train_rule(cfg, method) -> {inputs, params}``; optional
+manifest)`` and ``train_rule(cfg, method) -> {inputs, params}``; with pretrained
+methods, ``pretrained_rule(cfg, method) -> {inputs, weights, params}``; optional
 ``LATENTS`` (backend name -> "module:factory(cfg, device)"). A new generator is its
 folder, one :func:`register` call below, and its params section.
 """
@@ -28,9 +30,10 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from petra import weights
 from petra.errors import PetraError
 
-Kind = Literal["reference", "handmade", "baseline", "trained"]
+Kind = Literal["reference", "handmade", "baseline", "pretrained", "trained"]
 
 
 class Reenactor(Protocol):
@@ -58,6 +61,7 @@ class Generator:
     fixed: Mapping[str, Kind] = field(default_factory=dict)  # variant -> kind, no training needed
     variants_at: tuple[str, ...] | None = None  # params path of the trained variants, e.g. ("train", "variants")
     latents: Mapping[str, str] = field(default_factory=dict)  # latents backend -> "module:factory"
+    weights_of: Mapping[str, str] = field(default_factory=dict)  # pretrained variant -> weight-registry name
 
     def trained_variants(self, cfg: Mapping[str, Any] | None) -> list[str]:
         if cfg is None or self.variants_at is None:
@@ -104,9 +108,11 @@ register(Generator("mesh", "mesh", "petra.generators.mesh",
                    fixed={"relative": "handmade", "absolute": "handmade"}, variants_at=("train_mesh", "variants"),
                    latents={"mesh": "petra.generators.mesh.fit:mesh_backend"}))
 register(Generator("stylegan2", "sg2", "petra.generators.stylegan2",
-                   fixed={"baseline-psp": "baseline", "baseline-e4e": "baseline"}, variants_at=("train", "variants"),
+                   fixed={"baseline-psp": "baseline", "baseline-e4e": "baseline", "thesis-released": "pretrained"},
+                   variants_at=("train", "variants"),
                    latents={"psp": "petra.generators.stylegan2.latents:psp_backend",
-                            "e4e": "petra.generators.stylegan2.latents:e4e_backend"}))
+                            "e4e": "petra.generators.stylegan2.latents:e4e_backend"},
+                   weights_of={"thesis-released": "thesis_released"}))
 
 
 def generator(name: str) -> Generator:
@@ -152,13 +158,22 @@ def trained_methods(cfg: Mapping[str, Any], gen_name: str | None = None) -> list
 
 
 def evaluated_methods(cfg: Mapping[str, Any]) -> list[str]:
-    """``evaluate.methods`` when given, else the reference rows + the profile generator's methods."""
+    """``evaluate.methods`` when given, else the reference rows + the profile generator's methods
+    (a pretrained one only when its weight file is present)."""
     listed = (cfg.get("evaluate") or {}).get("methods")
     if listed:
         for m in listed:
             parse(m, cfg)  # one line naming the bad name
         return list(listed)
-    return methods_of("reference", cfg) + methods_of(cfg["generator"]["name"], cfg)
+    return methods_of("reference", cfg) + [m for m in methods_of(cfg["generator"]["name"], cfg) if available(m, cfg)]
+
+
+def available(name: str, cfg: Mapping[str, Any]) -> bool:
+    """False for a pretrained method whose weight file is not on disk (it is then evaluated only when listed)."""
+    m = parse(name, cfg)
+    if m.kind != "pretrained":
+        return True
+    return weights.present(cfg, generator(m.generator).weights_of[m.variant])
 
 
 def package(method: Method | str) -> Any:

@@ -1,9 +1,15 @@
-"""pSp ``GradualStyleEncoder``: IR-SE50 trunk + feature pyramid + map2style heads → W+.
+"""pSp's IR-SE50 encoders to W+: the two that have served as the thesis's motion encoder E_m.
 
-Keys match ``pixel2style2pixel/models/encoders/psp_encoders.py`` (``input_layer``,
-``body``, ``styles.i.{convs,linear}``, ``latlayer1/2``). petra uses it as the motion
-encoder E_m (input_nc=3, n_styles=14 or 18). Coarse styles (0..2) come from the 16²
-map, middle (3..6) from 32², fine (7..) from 64².
+Keys match ``pixel2style2pixel/models/encoders/psp_encoders.py`` (the thesis's released
+``psp_encoders.py`` keeps the same classes and names):
+
+* :class:`BackboneEncoderUsingLastLayerIntoWPlus` — E_m of the released code (checkpoint
+  prefix ``encoder.``): trunk → BN → 7×7 pool → Linear 25088→512 → EqualLinear 512→n·512
+  (``input_layer``, ``body``, ``output_layer_2.{0,3}``, ``linear``; 48.5 M parameters at n=18);
+* :class:`GradualStyleEncoder` — the encoder the thesis text names (``input_layer``, ``body``,
+  ``styles.i.{convs,linear}``, ``latlayer1/2``; ~267 M parameters at n=18). Coarse styles
+  (0..2) come from the 16² map, middle (3..6) from 32², fine (7..) from 64².
+
 Input [N, input_nc, 256, 256] in [-1, 1] → [N, n_styles, 512].
 """
 from __future__ import annotations
@@ -14,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .irse import make_body, make_input_layer
+from .irse import Flatten, make_body, make_input_layer
 from .stylegan2 import EqualLinear
 
 
@@ -77,3 +83,24 @@ class GradualStyleEncoder(nn.Module):
         p1 = self._upsample_add(p2, self.latlayer2(c1))
         latents += [self.styles[j](p1) for j in range(self.middle_ind, self.style_count)]
         return torch.stack(latents, dim=1)
+
+
+class BackboneEncoderUsingLastLayerIntoWPlus(nn.Module):
+    """pSp ``BackboneEncoderUsingLastLayerIntoWPlus(num_layers, mode, opts)``: one W+ from the last map.
+
+    The released thesis code's E_m (``psp.py``: ``MypSp.encoder``). The 7×7 adaptive pool
+    makes the head independent of the input size (16² trunk output at 256 px).
+    """
+
+    def __init__(self, num_layers: int = 50, mode: str = "ir_se", input_nc: int = 3, n_styles: int = 18) -> None:
+        super().__init__()
+        self.n_styles = n_styles
+        self.input_layer = make_input_layer(input_nc)
+        self.output_layer_2 = nn.Sequential(nn.BatchNorm2d(512), nn.AdaptiveAvgPool2d((7, 7)), Flatten(),
+                                            nn.Linear(512 * 7 * 7, 512))
+        self.linear = EqualLinear(512, 512 * n_styles, lr_mul=1)
+        self.body = make_body(num_layers, mode)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.output_layer_2(self.body(self.input_layer(x)))
+        return self.linear(x).view(-1, self.n_styles, 512)

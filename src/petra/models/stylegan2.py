@@ -284,6 +284,16 @@ class Generator(nn.Module):
                 noises.append(torch.randn(1, 1, 2 ** i, 2 ** i, device=device))
         return noises
 
+    def draw_noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        """Fresh per-sample noise maps [batch, 1, r, r] for every layer, drawn from ``generator``.
+
+        What ``randomize_noise=True`` does inside the layers, but reproducible from a seed
+        (pass the list as ``noise=``); the generator must live on the model's device.
+        """
+        dev = self.input.input.device
+        return [torch.randn((batch, 1, *getattr(self.noises, f"noise_{i}").shape[-2:]), generator=generator, device=dev)
+                for i in range(self.num_layers)]
+
     def mean_latent(self, n_latent: int) -> torch.Tensor:
         """Mean W of ``n_latent`` random z (for truncation); [1, style_dim]."""
         z = torch.randn(n_latent, self.style_dim, device=self.input.input.device)

@@ -1,4 +1,5 @@
-"""`petra select --method NAME`: choose a trained method's checkpoint by validation pose/expression metrics."""
+"""`petra select --method NAME`: choose a trained method's checkpoint (best total validation loss, or validation
+pose/expression metrics; ``train.selection``)."""
 from __future__ import annotations
 
 import argparse

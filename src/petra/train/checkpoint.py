@@ -26,6 +26,11 @@ def checkpoint_path(run_dir: str | Path, step: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"ckpt-{int(step):08d}.pt"
 
 
+def best_path(run_dir: str | Path) -> Path:
+    """``<run>/checkpoints/best.pt``: the best total validation loss so far (not listed by :func:`list_checkpoints`)."""
+    return Path(run_dir) / "checkpoints" / "best.pt"
+
+
 def save_checkpoint(
     path: str | Path,
     parts: Mapping[str, Mapping[str, Any]],

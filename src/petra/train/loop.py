@@ -5,13 +5,16 @@ Phases of :func:`setup`: (1) resolve the variant's train params into frozen
 ``<run>/training_options.json`` before any work; (2) distributed init when
 launched by ``torchrun`` (``WORLD_SIZE`` > 1); (3) samplers over the manifest's
 train and val splits; (4) the recipe and its optimiser (Ranger from
-``pytorch-ranger``); (5) resume from the latest checkpoint of the run.
+``pytorch-ranger`` plus the released code's gradient centralisation,
+:mod:`petra.train.ranger`); (5) resume from the latest checkpoint of the run.
 
 :func:`train_loop` counts steps, prints a status line every ``tick_steps``, logs
 the mean loss terms (MLflow through :mod:`petra.tracking` and
 ``<run>/metrics.jsonl``), validates every ``val_steps`` on a fixed set of val
 batches (``<run>/val.jsonl``) and snapshots every ``checkpoint_steps`` (always
-at the end). An interrupted run restarted with the same arguments continues
+at the end). With ``selection: val_loss`` (the released code) it also keeps
+``checkpoints/best.pt``, rewritten whenever the total validation loss improves.
+An interrupted run restarted with the same arguments continues
 from its last checkpoint and sees the same batches (the sampler is a function
 of (seed, step)).
 """
@@ -58,17 +61,18 @@ class TrainState:
     tracker: Any = None
     log: Callable[[str], None] = print
     history: list[dict[str, float]] = field(default_factory=list)
+    best_val: float | None = None   # best val_total so far (selection: val_loss)
 
 
 def make_optimizer(params: Any, opts: TrainOptions) -> torch.optim.Optimizer:
-    """Ranger (RAdam + Lookahead, the thesis's optimiser) or Adam."""
+    """Ranger (RAdam + Lookahead [+ gradient centralisation], the thesis's optimiser) or Adam."""
     params = [p for p in params if p.requires_grad]
     if not params:
         raise ValueError("the recipe has no trainable parameters")
     if opts.optimizer == "ranger":
-        from pytorch_ranger import Ranger
+        from .ranger import RangerGC
 
-        return Ranger(params, lr=opts.lr)
+        return RangerGC(params, lr=opts.lr, use_gc=opts.gradient_centralization)
     if opts.optimizer == "adam":
         return torch.optim.Adam(params, lr=opts.lr)
     raise ValueError(f"unknown optimizer {opts.optimizer!r}")
@@ -110,10 +114,12 @@ def setup(
     device = resolve_device(opts.device)
 
     # 2. data: each rank draws its own batches (seed offset by rank)
-    sampler = PairSampler(manifest, "train", opts.batch_size, opts.seed + 1_000_003 * rank, opts.resolution, root)
-    try:
+    sampler = PairSampler(manifest, "train", opts.batch_size, opts.seed + 1_000_003 * rank, opts.resolution, root,
+                          mode=opts.sampling)
+    try:  # distinct pairs need a second identity, which a tiny val split may lack
+        val_r = ("val", "train") if opts.sampling == "distinct" else None
         val_sampler: PairSampler | None = PairSampler(manifest, "val", opts.batch_size, opts.seed + 7, opts.resolution, root,
-                                                      r_splits=("val", "train"))
+                                                      r_splits=val_r, mode=opts.sampling)
     except ValueError as err:
         log(f"train: no validation ({err})")
         val_sampler = None
@@ -134,21 +140,37 @@ def setup(
             optimizer.load_state_dict(obj["optimizer"])
         state.step = int(obj["step"])
         state.history = list(obj.get("extra", {}).get("history", []))
+        state.best_val = obj.get("extra", {}).get("best_val")
         log(f"train: resumed {opts.variant} from {latest.name} (step {state.step})")
     return state
 
 
 def validate(state: TrainState) -> dict[str, float]:
-    """Mean validation terms over the fixed val batches 0..val_batches-1."""
+    """Mean validation terms over the fixed val batches 0..n-1 (n = val_batches, or the whole split)."""
     if state.val_sampler is None:
         return {}
+    n = state.opts.val_batches or state.val_sampler.n_batches
     sums: dict[str, float] = {}
     state.recipe.train(False)
-    for k in range(state.opts.val_batches):
+    for k in range(n):
         for name, v in state.recipe.validate(state.val_sampler.batch(k).to(state.device)).items():
             sums[name] = sums.get(name, 0.0) + float(v)
     state.recipe.train(True)
-    return {f"val_{k}": v / state.opts.val_batches for k, v in sums.items()}
+    return {f"val_{k}": v / n for k, v in sums.items()}
+
+
+def keep_best(state: TrainState, val: Mapping[str, float]) -> Path | None:
+    """``checkpoints/best.pt`` (no optimiser) when ``val_total`` beats every earlier validation."""
+    total = val.get("val_total")
+    if total is None or (state.best_val is not None and not total < state.best_val):
+        return None
+    state.best_val = float(total)
+    return ckpt.save_checkpoint(ckpt.best_path(state.run_dir), state.recipe.state_dict(), _run_config(state),
+                                state.step, None, extra={"val_total": float(total)})
+
+
+def _run_config(state: TrainState) -> dict[str, Any]:
+    return {"params": dict(state.params), "profile": state.cfg.get("profile"), "generator": state.cfg["generator"]}
 
 
 def snapshot(state: TrainState) -> Path:
@@ -161,10 +183,10 @@ def snapshot(state: TrainState) -> Path:
     path = ckpt.save_checkpoint(
         ckpt.checkpoint_path(state.run_dir, state.step),
         state.recipe.state_dict(),
-        {"params": dict(state.params), "profile": state.cfg.get("profile"), "generator": state.cfg["generator"]},
+        _run_config(state),
         state.step,
         state.optimizer.state_dict(),
-        extra={"history": state.history},
+        extra={"history": state.history, "best_val": state.best_val},
     )
     for step, p in older:
         if step != state.step:
@@ -211,6 +233,8 @@ def train_loop(state: TrainState) -> dict[str, Any]:
             val = validate(state)
             if val:
                 _append_jsonl(state.run_dir / "val.jsonl", {"step": state.step, **val})
+                if o.selection == "val_loss":
+                    keep_best(state, val)
                 if state.tracker is not None:
                     state.tracker.log_metrics(val, step=state.step)
         if main and (state.step % o.checkpoint_steps == 0 or done):
@@ -222,6 +246,7 @@ def train_loop(state: TrainState) -> dict[str, Any]:
         "seconds_this_run": round(time.time() - t0, 3),
         "last": state.history[-1] if state.history else {},
         "checkpoints": [p.name for _, p in ckpt.list_checkpoints(state.run_dir)],
+        "best_val_total": state.best_val,
     }
     if main:
         write_json(state.run_dir / "summary.json", summary)
@@ -235,4 +260,4 @@ def log_to(stream: Any = sys.stderr) -> Callable[[str], None]:
     return _log
 
 
-__all__ = ["TrainOptions", "TrainState", "make_optimizer", "setup", "snapshot", "train_loop", "validate"]
+__all__ = ["TrainOptions", "TrainState", "keep_best", "make_optimizer", "setup", "snapshot", "train_loop", "validate"]

@@ -3,15 +3,17 @@
 Terms (images ``[B, 3, H, W]`` in [-1, 1]):
 
 * ``l2`` / ``lpips``: between s_A and g_{A→A} on the full image;
-* ``l2_crop`` / ``lpips_crop``: the same on the inner-face crop (rows 35:223,
-  cols 32:220 of a 256-px FFHQ crop, i.e. 188 px, as pSp's ID loss crops;
-  scaled by H/256 for other sizes);
+* ``l2_crop`` / ``lpips_crop``: the same on an inner-face crop box (rows y0:y1,
+  cols x0:x1 of a 256-px FFHQ crop, scaled by H/256 for other sizes): the released
+  thesis code's :data:`RELEASED_CROP` (55:243, 32:220) or pSp's ID-loss crop
+  :data:`PSP_CROP` (35:223, 32:220), both 188 px;
 * ``id``: 1 − cos(D(x), D(y)) with a pluggable embedding network D (ArcFace
-  IR-SE50 in the thesis: D(G(E_i(s_A))) vs D(g_{A→R}));
-* ``cos``: CosFace on motion descriptors E_m(·) with scale a and margin b:
-  positives (E_m(g_AA), E_m(s_A)) and (E_m(g_AR), E_m(s_A)), negatives
-  E_m(s_R) of every batch item; d = a(⟨·,·⟩ − b) for a positive, a⟨·,·⟩ for a
-  negative (the margin is on the positive, as in CosFace), cross-entropy over d.
+  IR-SE50 in the thesis: D(G(E_i(t_R))) vs D(g_{A→R}));
+* ``cos``: CosFace on motion descriptors E_m(·), in two forms:
+  :func:`cosface_released` (the released code: scale s, margin m on all four
+  similarities, 2 negatives per item, summed over the batch and divided by B) and
+  :func:`cosface_motion_loss` (petra's reading of the thesis text: margin on the
+  positive only, every E_m(s_R) of the batch a negative, mean cross-entropy).
 
 :class:`LossWeights` holds the weights from params (thesis best: l2 0, lpips 0.05,
 id 0.3, cos 0, l2_crop 2, lpips_crop 0.3); :func:`weighted_total` adds the terms.
@@ -52,13 +54,17 @@ class LossWeights:
         return {k: v for k, v in asdict(self).items() if v != 0.0}
 
 
-def inner_crop(x: Tensor) -> Tensor:
-    """The inner-face crop: [35:223, 32:220] of 256 px (188×188), scaled to x's size."""
+Box = tuple[int, int, int, int]  # y0, y1, x0, x1 at 256 px
+PSP_CROP: Box = (35, 223, 32, 220)  # pSp IDLoss.extract_feats; the mesh recipe's crop
+RELEASED_CROP: Box = (55, 243, 32, 220)  # the released thesis code's crop losses (coach.calc_loss)
+
+
+def inner_crop(x: Tensor, box: Box = PSP_CROP) -> Tensor:
+    """The inner-face crop ``box`` (rows y0:y1, cols x0:x1 of 256 px), scaled to x's size."""
     h, w = x.shape[-2:]
     sy, sx = h / 256.0, w / 256.0
-    y0, y1 = round(35 * sy), round(223 * sy)
-    x0, x1 = round(32 * sx), round(220 * sx)
-    return x[..., y0:y1, x0:x1]
+    y0, y1, x0, x1 = box
+    return x[..., round(y0 * sy):round(y1 * sy), round(x0 * sx):round(x1 * sx)]
 
 
 def l2(x: Tensor, y: Tensor) -> Tensor:
@@ -95,6 +101,25 @@ def cosface_motion_loss(
     return torch.stack(losses).mean()
 
 
+def cosface_released(anchor: Tensor, outputs: tuple[Tensor, Tensor], negative: Tensor, s: float = 5.0,
+                     m: float = 2.0, eps: float = 1e-8) -> Tensor:
+    """CosFace as the released thesis code computes it (``CosFace(s=5, m=2)`` in coach.calc_loss).
+
+    anchor: E_m(s_A) [B, ...]; outputs: (E_m(g_AA), E_m(g_AR)); negative: E_m(s_R) [B, ...].
+    With d(u, v) = s(cos(u, v) − m), per item: positives p_k = d(out_k, anchor), negatives
+    n_k = d(out_k, negative); loss = Σ_i −[log(softmax_0(p_1, n_1, n_2) + eps) +
+    log(softmax_0(p_2, n_1, n_2) + eps)] / B. m shifts all four logits equally, so it cancels.
+    """
+    anc, neg = anchor.flatten(1), negative.flatten(1)
+    pos = [s * (F.cosine_similarity(o.flatten(1), anc, dim=1) - m) for o in outputs]
+    negs = [s * (F.cosine_similarity(o.flatten(1), neg, dim=1) - m) for o in outputs]
+    total = anchor.new_zeros(())
+    for p in pos:
+        prob = torch.softmax(torch.stack([p, *negs], dim=1), dim=1)[:, 0]
+        total = total - torch.log(prob + eps).sum()
+    return total / anchor.shape[0]
+
+
 def weighted_total(terms: Mapping[str, Tensor], weights: LossWeights) -> Tensor:
     """Σ w_k · term_k over the active weights (every active term must be present)."""
     active = weights.active()
@@ -108,19 +133,20 @@ def weighted_total(terms: Mapping[str, Tensor], weights: LossWeights) -> Tensor:
 
 
 def reconstruction_terms(
-    out: Tensor, target: Tensor, weights: LossWeights, lpips_fn: Callable[[Tensor, Tensor], Tensor] | None
+    out: Tensor, target: Tensor, weights: LossWeights, lpips_fn: Callable[[Tensor, Tensor], Tensor] | None,
+    crop: Box = PSP_CROP,
 ) -> dict[str, Tensor]:
-    """l2, lpips, l2_crop, lpips_crop between an output and its ground truth (active ones only)."""
+    """l2, lpips, l2_crop, lpips_crop (on ``crop``) between an output and its ground truth (active ones only)."""
     terms: dict[str, Tensor] = {}
     active = weights.active()
     if "l2" in active:
         terms["l2"] = l2(out, target)
     if "l2_crop" in active:
-        terms["l2_crop"] = l2(inner_crop(out), inner_crop(target))
+        terms["l2_crop"] = l2(inner_crop(out, crop), inner_crop(target, crop))
     if {"lpips", "lpips_crop"} & set(active) and lpips_fn is None:
         raise ValueError("an LPIPS weight is non-zero but no LPIPS network was given")
     if "lpips" in active:
         terms["lpips"] = lpips_fn(out, target).mean()  # type: ignore[misc]
     if "lpips_crop" in active:
-        terms["lpips_crop"] = lpips_fn(inner_crop(out), inner_crop(target)).mean()  # type: ignore[misc]
+        terms["lpips_crop"] = lpips_fn(inner_crop(out, crop), inner_crop(target, crop)).mean()  # type: ignore[misc]
     return terms

@@ -11,16 +11,19 @@ from typing import Any
 class TrainOptions:
     """One variant's training options (``train`` params merged with ``train.variants[v]``)."""
 
-    variant: str                    # e.g. "ours", "ours-cos", "ours-gen"
-    steps: int = 100_000            # optimiser steps in total
-    batch_size: int = 8             # per process (thesis: 8)
-    lr: float = 1e-5                # thesis: 1e-5
+    variant: str                    # e.g. "ours", "ours-cos", "ours-gen", "ours-text"
+    steps: int = 500_000            # optimiser steps in total (released code; thesis text 100k)
+    batch_size: int = 4             # per process (released code; thesis text 8)
+    lr: float = 1e-4                # released code (thesis text 1e-5)
     optimizer: str = "ranger"       # ranger | adam
+    gradient_centralization: bool = True  # ranger: GC as the released code's Ranger 20.4.11
+    sampling: str = "released"      # released | distinct (petra.train.sampler)
+    selection: str = "val_loss"     # val_loss: keep the best total validation loss | metrics (petra select)
     seed: int = 0                   # sampler and init seed
     resolution: int | None = None   # crops are resized to this (None: manifest size)
     tick_steps: int = 100           # status line + metrics every this many steps
-    val_steps: int = 5000           # validation interval
-    val_batches: int = 4            # fixed val batches per validation
+    val_steps: int = 1000           # validation interval (released code)
+    val_batches: int | None = 4     # fixed val batches per validation; None: the whole val split once
     checkpoint_steps: int = 5000    # snapshot interval (and at the end)
     device: str = "auto"            # auto | cpu | cuda
     extra: Mapping[str, Any] = field(default_factory=dict)  # recipe-specific keys

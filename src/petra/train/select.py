@@ -1,4 +1,11 @@
-"""Checkpoint selection by validation pose/expression metrics, as the thesis did (not by loss).
+"""Checkpoint selection: the best total validation loss (released code) or validation metrics (thesis text).
+
+``train.selection: val_loss`` (the released code's ``best_model.pt``): the loop kept
+``checkpoints/best.pt`` whenever the total validation loss improved; that file is chosen
+(without it, the snapshot with the lowest logged ``val_total``).
+
+``train.selection: metrics`` (the thesis text: checkpoints chosen by validation
+expression/pose metrics):
 
 For every checkpoint of a run, the variant reenacts ``select.pairs`` fixed
 validation pairs (driving frame of a val identity, target frame of another
@@ -90,6 +97,13 @@ def _ranks(values: list[float]) -> list[float]:
     return r
 
 
+def run_selection(run: Path) -> str:
+    """The run's own ``selection`` option (``training_options.json``); runs from before it: metrics."""
+    p = run / "training_options.json"
+    opts = json.loads(p.read_text()).get("options", {}) if p.is_file() else {}
+    return str(opts.get("selection", "metrics"))
+
+
 def run_select(cfg: Mapping[str, Any], method: str, make_reenactor: Callable[[Path], Any],
                manifest: str | Path | None = None, root: str | Path = ".",
                log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -105,12 +119,23 @@ def run_select(cfg: Mapping[str, Any], method: str, make_reenactor: Callable[[Pa
     ckpts = ckpt.list_checkpoints(rdir)
     if not ckpts:
         raise InputError(rdir, "no checkpoints; run `petra train` first")
+    by_metrics = run_selection(rdir) == "metrics"
+    best_pt = ckpt.best_path(rdir)
+    if not by_metrics and best_pt.is_file():
+        obj = ckpt.load_checkpoint(best_pt)  # sha256-checked
+        out = {"method": method, "checkpoint": str(best_pt), "step": int(obj["step"]),
+               "criterion": "best total validation loss, kept during training (train.selection: val_loss)",
+               "val_total": obj.get("extra", {}).get("val_total"), "size": int(cfg["align"]["size"])}
+        write_json(selected_path(cfg, method), out)
+        log(f"select {method}: best.pt (step {out['step']}, val_total {out['val_total']}) ({time.time() - t0:.1f} s)")
+        return out
     manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
     df = pd.read_parquet(manifest)
     pairs = validation_pairs(df, int(cfg["select"]["pairs"]), int(cfg["select"]["seed"]))
     size = int(cfg["align"]["size"])
     imgs = {p: read_image(Path(root) / p) for t, d in pairs for p in (t["aligned_path"], d["aligned_path"])}
-    an, pose_b, lm_b = _analyzer(cfg) if cfg["select"]["metric"] != "val_loss" else (None, "", "")
+    use_metrics = by_metrics and cfg["select"]["metric"] != "val_loss"
+    an, pose_b, lm_b = _analyzer(cfg) if use_metrics else (None, "", "")
     val_loss = {}
     vpath = rdir / "val.jsonl"
     if vpath.is_file():

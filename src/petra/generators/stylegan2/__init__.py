@@ -12,11 +12,15 @@ from petra.device import resolve_device
 
 
 def build_method(method: Any, cfg: Mapping[str, Any], checkpoint: Any = None) -> Any:
-    """``sg2-baseline-<encoder>`` (latent arithmetic) or a trained ``sg2-<variant>``."""
+    """``sg2-baseline-<encoder>`` (latent arithmetic), ``sg2-thesis-released`` or a trained ``sg2-<variant>``."""
     if method.kind == "baseline":
         from .methods import LatentArithmetic
 
         return LatentArithmetic(cfg, method.variant.removeprefix("baseline-"))
+    if method.kind == "pretrained":
+        from .released import ReleasedReenactor
+
+        return ReleasedReenactor(cfg, _registry_weight(method), path=checkpoint)
     from .trained import LearnedReenactor
 
     return LearnedReenactor(cfg, method.variant, checkpoint=checkpoint)
@@ -53,3 +57,15 @@ def train_rule(cfg: Mapping[str, Any], method: Any) -> dict[str, Any]:
             "weights": ["sg2:generator", "sg2:arcface", f"lpips_{cfg['train'].get('lpips_net', 'alex')}"],
             "params": {"train": {**t, "variants": {method.variant: cfg["train"]["variants"].get(method.variant)}},
                        "stylegan2": cfg["stylegan2"]}}
+
+
+def pretrained_rule(cfg: Mapping[str, Any], method: Any) -> dict[str, Any]:
+    """What evaluating ``sg2-thesis-released`` reads: its best_model.pt, ReStyle-pSp (E_i) and the stored codes."""
+    return {"inputs": [f"{cfg['paths']['data']}/baseline/psp/frames.parquet"],
+            "weights": [_registry_weight(method), "sg2:restyle_psp"], "params": {"stylegan2": cfg["stylegan2"]}}
+
+
+def _registry_weight(method: Any) -> str:
+    from petra.generators import generator  # the registry: which weight file this method is
+
+    return generator(method.generator).weights_of[method.variant]

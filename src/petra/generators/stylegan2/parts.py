@@ -6,8 +6,9 @@
   :mod:`petra.generators.stylegan2.smoke_weights`, verified against their ``.sha256`` sidecars.
 * loaders through the model zoo's real loaders: G (rosinality ``g_ema``), ReStyle
   pSp / e4e (E_i), ArcFace IR-SE50 (D), LPIPS;
-* E_m: the pSp ``GradualStyleEncoder`` (thesis; body initialised from ArcFace as
-  pSp does) or, for CI only, :class:`TinyMotionEncoder`.
+* E_m (:func:`build_motion_encoder`): pSp's ``BackboneEncoderUsingLastLayerIntoWPlus``
+  (the released code) or ``GradualStyleEncoder`` (the thesis text), input layer and
+  IR-SE50 body initialised from ArcFace as pSp does; for CI only, :class:`TinyMotionEncoder`.
 
 Shapes: crops [N, 3, H, W] in [-1, 1]; W+ [N, n_latent, 512].
 """
@@ -72,6 +73,14 @@ def arcface_embed(facenet: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return extract_feats(facenet, x)
 
 
+def arcface_embed_whole(facenet: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The released thesis code's ``IDLoss.extract_feats``: the whole image pooled to 112, no crop → [N, 512]."""
+    return facenet(F.adaptive_avg_pool2d(x, (112, 112)))
+
+
+ID_EMBEDDINGS = {"whole": arcface_embed_whole, "psp_crop": arcface_embed}  # train.sg2.id_input
+
+
 class TinyMotionEncoder(nn.Module):
     """CI-only E_m: four strided convs and a linear head to W+ (a few hundred k parameters).
 
@@ -96,24 +105,39 @@ class TinyMotionEncoder(nn.Module):
         return self.head(self.body(x)).view(len(x), self.n_styles, 512)
 
 
-def build_motion_encoder(cfg: Mapping[str, Any], device: Any = "cpu") -> nn.Module:
-    """E_m for ``stylegan2.motion_encoder``; the pSp one starts its IR-SE50 body from ArcFace."""
+MOTION_ENCODERS = ("last_layer", "gradual")  # train.sg2.motion_encoder
+
+
+def build_motion_encoder(cfg: Mapping[str, Any], kind: str = "last_layer", device: Any = "cpu") -> nn.Module:
+    """E_m of ``kind`` (``last_layer``: released code; ``gradual``: thesis text) at the generator's n_latent.
+
+    ``stylegan2.tiny_motion_encoder`` (CI) replaces either by :class:`TinyMotionEncoder`.
+    With ``stylegan2.init_motion_from_arcface`` the input layer and IR-SE50 body start from
+    ArcFace, as pSp does for RGB input (``load_state_dict(ir_se50, strict=False)``); the
+    heads keep their own initialisation. The released ``MypSp`` loads no weights unless
+    given a checkpoint (it would start from random E_m and G); petra follows pSp here.
+    """
     sg = cfg["stylegan2"]
     n = n_latent(sg["size"])
     torch.manual_seed(int(cfg.get("seed", 0)))
-    if sg["motion_encoder"] == "tiny":
+    if sg.get("tiny_motion_encoder"):
         return TinyMotionEncoder(n).to(device)
-    from petra.models.psp_encoder import GradualStyleEncoder
+    from petra.models.psp_encoder import BackboneEncoderUsingLastLayerIntoWPlus, GradualStyleEncoder
 
-    enc = GradualStyleEncoder(50, "ir_se", input_nc=3, n_styles=n)
+    if kind not in MOTION_ENCODERS:
+        raise ValueError(f"unknown motion encoder {kind!r}; known: {MOTION_ENCODERS}")
+    cls = BackboneEncoderUsingLastLayerIntoWPlus if kind == "last_layer" else GradualStyleEncoder
+    enc = cls(50, "ir_se", input_nc=3, n_styles=n)
     if sg.get("init_motion_from_arcface", True):
-        # pSp: encoder.load_state_dict of the ir_se50 weights without input_layer/output_layer
         path, sha = weight_file(cfg, "arcface")
         from petra import weights
 
         sd = weights.safe_torch_load(str(path), sha256=sha)
-        body = {k: v for k, v in sd.items() if "input_layer" not in k and "output_layer" not in k}
-        enc.load_state_dict(body, strict=False)
+        trunk = {k: v for k, v in sd.items() if k.startswith(("input_layer.", "body."))}
+        missing = set(trunk) - set(enc.state_dict())
+        if missing:
+            raise ValueError(f"{path}: ArcFace keys {sorted(missing)[:3]} have no place in E_m")
+        enc.load_state_dict(trunk, strict=False)
     return enc.to(device)
 
 

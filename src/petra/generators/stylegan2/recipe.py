@@ -1,33 +1,78 @@
 """The thesis recipe on StyleGAN2: g = G(M(E_m(s) ⊕ E_i(t))), E_i and G frozen.
 
-Parts (:mod:`petra.generators.stylegan2.parts`): E_m = pSp GradualStyleEncoder (trained;
-``tiny`` for CI), M = :class:`petra.models.mapping.LinearMapping` (trained, starts
-as "keep E_i(t)"), E_i = ReStyle-pSp W+ precomputed by ``petra latents`` (looked
-up by aligned_path; inverted on the fly for frames without a stored code),
-G = StyleGAN2 (frozen; trained too when ``tune_generator``, the ``gen`` variant),
-D = ArcFace IR-SE50 (frozen), LPIPS (frozen).
+Two settings (:class:`SG2Options`, from the variant's ``train.sg2`` and ``train.cosface``):
+the released code's behaviour (default) and the thesis text's values (variant ``ours-text``).
 
-One step (thesis §3.2), images at the training resolution:
+| part | released code (default) | thesis text (``ours-text``) |
+|---|---|---|
+| E_m | ``BackboneEncoderUsingLastLayerIntoWPlus`` | pSp ``GradualStyleEncoder`` |
+| M | [E_i, E_m], weights 1e-5, bias 1e-3 | [E_m, E_i], starts as "keep E_i(t)" |
+| crop losses | rows 55:243, cols 32:220 | rows 35:223, cols 32:220 |
+| ID loss input | whole image pooled to 112 | pSp's 35:223 crop pooled to 112 |
+| CosFace | s=5 on all four similarities (the margin cancels) | a=5, b=0.2 on the positive only |
+| G noise | random per render (reproducible from (seed, step)) | the generator's fixed buffers |
+
+Parts (:mod:`petra.generators.stylegan2.parts`): E_m (trained; ``tiny`` for CI), M =
+:class:`petra.models.mapping.LinearMapping` (trained), E_i = ReStyle-pSp W+ precomputed by
+``petra latents`` (looked up by aligned_path; inverted on the fly for frames without a
+stored code), G = StyleGAN2 (frozen; trained too when ``tune_generator``, the ``gen``
+variant), D = ArcFace IR-SE50 (frozen), LPIPS (frozen).
+
+One step (thesis §3.2, released ``coach.calc_loss``), images at the training resolution:
 
 * g_AA = G(M(E_m(s_A) ⊕ E_i(t_A))), g_AR = G(M(E_m(s_A) ⊕ E_i(t_R)));
-* l2 / lpips (+ ``_crop`` on the inner face) between g_AA and s_A;
-* id = 1 − cos(D(G(E_i(t_R))), D(g_AR)). DESIGN.md writes the reference as
-  D(G(E_i(s_A))); with g_AR carrying R's identity that would reward showing A's
-  face, so petra compares g_AR with R's own inversion (flagged to the lead);
-* cos = CosFace(E_m(s_A); E_m(g_AA), E_m(g_AR) | negatives E_m(s_R)).
+* l2 / lpips (+ ``_crop``) between g_AA and s_A;
+* id = 1 − cos(D(G(E_i(t_R))), D(g_AR)) (the output must stay R);
+* cos = CosFace(anchor E_m(s_A); E_m(g_AA), E_m(g_AR); negatives against E_m(s_R)).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from petra.train import losses as L
 from petra.generators.stylegan2 import parts as P
+from petra.train import losses as L
 from petra.train.sampler import PairBatch
+
+
+@dataclass(frozen=True)
+class SG2Options:
+    """The StyleGAN2 recipe's settings of one variant (defaults: the released code)."""
+
+    motion_encoder: str = "last_layer"     # last_layer (released) | gradual (thesis text)
+    mapping_order: str = "identity_first"  # identity_first (released) | motion_first
+    mapping_init: str = "released"         # released (1e-5 / 1e-3) | identity_residual | default
+    crop: L.Box = L.RELEASED_CROP          # crop-loss box (rows, cols) at 256 px
+    id_input: str = "whole"                # whole (released) | psp_crop
+    noise: str = "random"                  # random (released) | fixed
+    cosface: str = "released"              # released | text
+    cos_a: float = 5.0                     # CosFace scale (released s)
+    cos_b: float = 0.2                     # CosFace margin (released m = 2; in the released form it cancels)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SG2Options:
+        sg = dict(params.get("sg2") or {})
+        mapping = dict(sg.pop("mapping", None) or {})
+        cos = dict(params.get("cosface") or {})
+        kw: dict[str, Any] = {k: sg.pop(k) for k in ("motion_encoder", "id_input", "noise") if k in sg}
+        if "crop" in sg:
+            kw["crop"] = tuple(int(v) for v in sg.pop("crop"))
+        if sg:
+            raise ValueError(f"unknown train.sg2 keys {sorted(sg)}")
+        kw.update({f"mapping_{k}": mapping[k] for k in ("order", "init") if k in mapping})
+        kw.update({k2: cos[k] for k, k2 in (("form", "cosface"), ("a", "cos_a"), ("b", "cos_b")) if k in cos})
+        o = cls(**kw)
+        for name, value, allowed in (("sg2.id_input", o.id_input, tuple(P.ID_EMBEDDINGS)), ("sg2.noise", o.noise, ("random", "fixed")),
+                                     ("cosface.form", o.cosface, ("released", "text"))):
+            if value not in allowed:
+                raise ValueError(f"train.{name} must be one of {allowed}, got {value!r}")
+        return o
 
 
 class StyleGAN2Recipe:
@@ -42,17 +87,18 @@ class StyleGAN2Recipe:
         self.n = P.n_latent(sg["size"])
         self.enc_size = int(sg["encoder_input"])
         self.weights = L.LossWeights.from_params(params.get("weights", {}))
-        self.cos_a = float(params["cosface"]["a"])  # defaults live in params.yaml (schema: required)
-        self.cos_b = float(params["cosface"]["b"])
+        self.o = SG2Options.from_params(params)
+        self.seed = int(params.get("seed", 0))
         self.tune_generator = bool(params.get("tune_generator", False))
 
         self.G, _ = P.load_generator(cfg, self.device)
         self.G.requires_grad_(self.tune_generator)
-        self.E_m = P.build_motion_encoder(cfg, self.device)
-        torch.manual_seed(int(params.get("seed", 0)))
-        self.M = LinearMapping(self.n, 512).to(self.device)
+        self.E_m = P.build_motion_encoder(cfg, self.o.motion_encoder, self.device)
+        torch.manual_seed(self.seed)
+        self.M = LinearMapping(self.n, 512, order=self.o.mapping_order, init=self.o.mapping_init).to(self.device)
         need = self.weights.active()
         self.D = P.load_arcface(cfg, self.device) if "id" in need else None
+        self.embed_id = P.ID_EMBEDDINGS[self.o.id_input]
         self.lpips = (P.load_lpips(cfg, params.get("lpips_net", "alex"), self.device)
                       if {"lpips", "lpips_crop"} & set(need) else None)
         self.store = None
@@ -73,7 +119,7 @@ class StyleGAN2Recipe:
     def train(self, mode: bool = True) -> StyleGAN2Recipe:
         self.E_m.train(mode)
         self.M.train(mode)
-        self.G.train(False)  # no BN/dropout; noise is fixed (randomize_noise=False)
+        self.G.train(False)  # no BN/dropout; noise comes from render()
         return self
 
     def state_dict(self) -> dict[str, dict[str, Any]]:
@@ -120,33 +166,48 @@ class StyleGAN2Recipe:
         """E_m on a crop batch resized to the encoder input → W+ [N, n, 512]."""
         return self.E_m(P.resize(x, self.enc_size))
 
-    def render(self, w_plus: torch.Tensor, size: int) -> torch.Tensor:
-        img, _ = self.G([w_plus], input_is_latent=True, randomize_noise=False)
+    def render(self, w_plus: torch.Tensor, size: int, noise: torch.Generator | None = None) -> torch.Tensor:
+        """G(w_plus) resized to ``size``; fresh noise maps from ``noise``, else G's fixed buffers."""
+        maps = _bare(self.G).draw_noise(len(w_plus), noise) if noise is not None else None
+        img, _ = self.G([w_plus], input_is_latent=True, noise=maps, randomize_noise=False)
         return P.resize(img, size)
 
     def generate(self, s: torch.Tensor, w_t: torch.Tensor) -> torch.Tensor:
-        """g = G(M(E_m(s) ⊕ w_t)) at s's resolution."""
+        """g = G(M(E_m(s) ⊕ w_t)) at s's resolution (fixed noise: deterministic inference)."""
         return self.render(self.M(self.motion(s), w_t), s.shape[-1])
+
+    def noise_generator(self, batch: PairBatch) -> torch.Generator | None:
+        """Random-noise variants: a generator seeded by (seed, sampler seed, step), so a resumed run
+        draws the noise it would have drawn; None for fixed noise."""
+        if self.o.noise != "random":
+            return None
+        key = getattr(batch, "key", None) or (0, 0)
+        seed = int(np.random.SeedSequence([self.seed, *(int(k) & 0x7FFFFFFF for k in key)]).generate_state(1)[0])
+        return torch.Generator(device=self.device).manual_seed(seed)
 
     def _terms(self, batch: PairBatch) -> dict[str, torch.Tensor]:
         s_A, s_R = batch["s_A"], batch["s_R"]
         size = s_A.shape[-1]
         rows = getattr(batch, "rows", {}) or {}
-        w_tA = self.identity_codes(batch["t_A"], rows.get("t_A"))
-        w_tR = self.identity_codes(batch["t_R"], rows.get("t_R")) if {"id", "cos"} & set(self.weights.active()) else None
-        m_sA = self.motion(s_A)
-        g_AA = self.render(self.M(m_sA, w_tA), size)
         active = self.weights.active()
-        g_AR = self.render(self.M(m_sA, w_tR), size) if {"id", "cos"} & set(active) else None
-        terms = L.reconstruction_terms(g_AA, s_A, self.weights, self.lpips)
+        cross = bool({"id", "cos"} & set(active))
+        gen = self.noise_generator(batch)
+        w_tA = self.identity_codes(batch["t_A"], rows.get("t_A"))
+        w_tR = self.identity_codes(batch["t_R"], rows.get("t_R")) if cross else None
+        m_sA = self.motion(s_A)
+        g_AA = self.render(self.M(m_sA, w_tA), size, gen)
+        g_AR = self.render(self.M(m_sA, w_tR), size, gen) if cross else None
+        terms = L.reconstruction_terms(g_AA, s_A, self.weights, self.lpips, crop=self.o.crop)
         if "id" in active:
             with torch.no_grad():
-                ref = self.render(w_tR, size)
-            terms["id"] = L.identity_loss(lambda x: P.arcface_embed(self.D, x), ref, g_AR)
+                ref = self.render(w_tR, size, gen)
+            terms["id"] = L.identity_loss(lambda x: self.embed_id(self.D, x), ref, g_AR)
         if "cos" in active:
-            terms["cos"] = L.cosface_motion_loss(
-                m_sA, [self.motion(g_AA), self.motion(g_AR)], self.motion(s_R), self.cos_a, self.cos_b
-            )
+            outs = (self.motion(g_AA), self.motion(g_AR))
+            if self.o.cosface == "released":
+                terms["cos"] = L.cosface_released(m_sA, outs, self.motion(s_R), self.o.cos_a, self.o.cos_b)
+            else:
+                terms["cos"] = L.cosface_motion_loss(m_sA, list(outs), self.motion(s_R), self.o.cos_a, self.o.cos_b)
         terms["total"] = L.weighted_total(terms, self.weights)
         return terms
 

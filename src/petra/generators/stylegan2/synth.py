@@ -1,9 +1,10 @@
 """Random identities on the StyleGAN2 path (thesis Fig. 4.5): sample, generate, invert, drive.
 
 ``random_identity(cfg, seed)`` (the hook ``petra synth`` calls for
-``synth.generator: stylegan2``) samples z from the seed, renders G(z) with
-truncation ``stylegan2.truncation`` toward the generator's mean latent, and returns
-a :class:`StyleGAN2Identity`. Its ``drive(frames, method)`` animates it with any
+``synth.generator: stylegan2``) samples z ~ N(0, I) from the seed and renders G(z) with
+noise maps drawn from the same seed, as the released ``tool.py`` does (no truncation,
+random noise; ``stylegan2.truncation`` < 1 pulls w toward the generator's mean latent),
+and returns a :class:`StyleGAN2Identity`. Its ``drive(frames, method)`` animates it with any
 registered Reenactor (``sg2-ours`` by default): the identity image becomes the
 target, whose E_i is its ReStyle inversion, so pose and expression come only from
 the driving frames. StyleGAN2 has no explicit yaw/expression controls; ``render``
@@ -45,7 +46,7 @@ class StyleGAN2Identity:
 
 @torch.no_grad()
 def random_identity(cfg: Mapping[str, Any], seed: int, device: Any = "cpu") -> StyleGAN2Identity:
-    """Identity ``seed``: G(z) with truncation; w is the truncated W broadcast to W+ [n, 512]."""
+    """Identity ``seed``: G(z) (truncated when ``stylegan2.truncation`` < 1); w broadcast to W+ [n, 512]."""
     from .methods import to_uint8
     from .parts import load_generator, resize
 
@@ -53,8 +54,9 @@ def random_identity(cfg: Mapping[str, Any], seed: int, device: Any = "cpu") -> S
     if avg is None:
         avg = g.mean_latent(4096)[0]
     z = torch.randn(1, 512, generator=torch.Generator().manual_seed(int(seed))).to(device)
-    trunc = float(cfg["stylegan2"].get("truncation", 0.7))
+    trunc = float(cfg["stylegan2"].get("truncation", 1.0))
     w = avg + trunc * (g.get_latent(z)[0] - avg)
     w_plus = w[None, None].repeat(1, g.n_latent, 1)
-    img, _ = g([w_plus], input_is_latent=True, randomize_noise=False)
+    noise = g.draw_noise(1, torch.Generator(device=torch.device(device)).manual_seed(int(seed)))
+    img, _ = g([w_plus], input_is_latent=True, noise=noise, randomize_noise=False)
     return StyleGAN2Identity(cfg, int(seed), to_uint8(resize(img, int(cfg["align"]["size"]))[0]), w_plus[0])

@@ -1,4 +1,4 @@
-"""``sg2-ours`` / ``sg2-ours-cos`` / ``sg2-ours-gen``: a trained variant as a Reenactor.
+"""``sg2-ours`` / ``-cos`` / ``-gen`` / ``-text``: a trained variant as a Reenactor.
 
 Loads the checkpoint chosen by ``petra select`` (``<paths.models>/selected/
 <method>.json``; the latest checkpoint when ``allow_latest``), rebuilds E_m, M (and
@@ -64,4 +64,3 @@ class LearnedReenactor:
         """Batched form for validation: driving [N, 3, H, W] in [-1, 1], w_t [N, n, 512]."""
         with torch.no_grad():
             return self.recipe.render(self.recipe.M(self.recipe.motion(driving), w_t), driving.shape[-1])
-
