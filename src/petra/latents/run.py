@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.layout import frames_manifest
 from ..errors import InputError
-from ..io import rejects_frame, write_parquet
+from ..io import clean_temporaries, rejects_frame, write_parquet
 from . import store
 from petra.media import read_image
 
@@ -44,6 +44,7 @@ def run_latents(
     t0 = time.time()
     manifest = frames_manifest(cfg, manifest)
     out = Path(out_dir or latents_dir(cfg, backend))
+    clean_temporaries(out)  # what a killed run left
     keys = sorted(pd.read_parquet(manifest, columns=["aligned_path"])["aligned_path"].unique())
     S = int(cfg["latents"]["shard_size"])
     B = int(cfg["latents"]["batch_size"])

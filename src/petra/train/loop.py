@@ -107,6 +107,9 @@ def setup(
     run_dir = Path(run_dir)
     rank, world = _init_distributed()
     if rank == 0:
+        from ..io import clean_temporaries
+
+        clean_temporaries(run_dir, recursive=True)  # what a killed run left (checkpoint temporaries)
         write_json(run_dir / "training_options.json", {"options": asdict(opts), "params": dict(params), "config": dict(cfg)})
     torch.manual_seed(opts.seed)
     device = resolve_device(opts.device)
