@@ -50,8 +50,15 @@ def load(path: str | Path | None = None, profile: str | None = None) -> dict[str
     path = Path(path or os.environ.get("PETRA_PARAMS") or _default_params())
     if not path.is_file():
         raise PetraError(f"{path}: params file not found")
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise PetraError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise PetraError(f"{path}: not a params file (a YAML mapping)")
     return resolve(raw, profile or os.environ.get("PETRA_PROFILE"))
 
 
