@@ -57,3 +57,22 @@ def error_lines(stderr: str, command: str) -> list[str]:
     """The lines of ``stderr`` that are petra's one-line errors of ``command``."""
     return [line.strip() for line in stderr.replace("\r", "\n").splitlines()
             if line.strip().startswith(f"petra {command}: error:")]
+
+
+def mini_mirror(root: Path, sample_root: Path, damaged: bool = True, more: int = 0) -> Path:
+    """A small sample-style mirror (1.1 s clips, 256 px, 25 fps) at ``root``: idA with two clips,
+    idB with one, idC with a partly undecodable clip (``damaged``) and ``more`` one-clip identities."""
+    v = sample_root / "videos"
+    obama = v / "id0070" / "LIA_obama.mp4"
+    encode(obama, root / "videos" / "idA" / "clip1.mp4", "scale=256:256")
+    encode(obama, root / "videos" / "idA" / "clip2.mp4", "scale=256:256", extra=("-ss", "6"))
+    encode(v / "id0085" / "MimicTalk_German_20s.mp4", root / "videos" / "idB" / "clip.mp4", "scale=256:256")
+    if damaged:
+        good = encode(obama, root.parent / "good.mp4", "scale=256:256", duration="2", extra=("-movflags", "+faststart"))
+        (root / "videos" / "idC").mkdir()
+        zero_front(good, root / "videos" / "idC" / "damaged.mp4")
+    extra = [v / "id0092" / "SkyReels-A1_driving_video_2.mp4", v / "id0097" / "LatentSync_demo2_video.mp4",
+             v / "id0098" / "LatentSync_demo3_video.mp4"]
+    for k, src in enumerate(extra[:more]):
+        encode(src, root / "videos" / f"idX{k}" / "clip.mp4", "scale=256:256")
+    return root

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from reliability_helpers import encode, error_lines, snapshot, zero_front
+from reliability_helpers import encode, error_lines, snapshot
+from reliability_helpers import mini_mirror as make_mirror
 
 import petra.config
 
 
 @pytest.fixture(scope="module")
 def mini_mirror(tmp_path_factory, sample_root) -> Path:
-    """idA with two clips, idB with one (1.1 s, 256 px, 25 fps), idC with a partly undecodable clip."""
-    root = tmp_path_factory.mktemp("mini") / "mirror"
-    obama, german = (sample_root / "videos" / "id0070" / "LIA_obama.mp4",
-                     sample_root / "videos" / "id0085" / "MimicTalk_German_20s.mp4")
-    encode(obama, root / "videos" / "idA" / "clip1.mp4", "scale=256:256")
-    encode(obama, root / "videos" / "idA" / "clip2.mp4", "scale=256:256", extra=("-ss", "6"))
-    encode(german, root / "videos" / "idB" / "clip.mp4", "scale=256:256")
-    good = encode(obama, root.parent / "good.mp4", "scale=256:256", duration="2", extra=("-movflags", "+faststart"))
-    (root / "videos" / "idC").mkdir()
-    zero_front(good, root / "videos" / "idC" / "damaged.mp4")
-    return root
+    return make_mirror(tmp_path_factory.mktemp("mini") / "mirror", sample_root)
 
 
 def mini_cfg(project_root: Path, mirror: Path, data: str | Path = "data") -> dict:

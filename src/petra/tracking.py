@@ -7,7 +7,9 @@ imported only when a run is logged: it costs seconds of start-up.
 Every MLflow write in petra goes through this module. Parallel jobs (Snakemake runs
 several stages at once) share one sqlite file, so the database and each experiment are
 created under a file lock (``<db>.lock``; creating them is check-then-create inside
-MLflow), and each write is retried when sqlite answers "database is locked".
+MLflow), a new database is built under a temporary name and renamed into place (a kill
+during MLflow's migrations cannot leave it half-built), and each write is retried when
+sqlite answers "database is locked".
 """
 from __future__ import annotations
 
@@ -90,12 +92,26 @@ def client(root: str | Path | None = None) -> Any:
 
     root = Path(root or Path.cwd())
     uri = tracking_uri(root)
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    with _locked(uri, root):  # the first use of a new database creates its tables
+    with _locked(uri, root):
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists():
+            _create_database(Path(uri[len("sqlite:///"):]))
         c = MlflowClient(tracking_uri=uri)
         retry(c.search_experiments, max_results=1)
     return c
+
+
+def _create_database(db: Path) -> None:
+    """Make a new tracking database under a temporary name, then rename it into place.
+
+    MLflow builds its tables in a few dozen migration steps; a kill in between would
+    leave a half-built database that fails for good ("duplicate column name").
+    """
+    from mlflow.tracking import MlflowClient
+
+    from .io import atomic_path
+
+    with atomic_path(db) as tmp:
+        MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments(max_results=1)
 
 
 def experiment_id(c: Any, name: str, root: str | Path | None = None) -> str:
