@@ -143,7 +143,7 @@ def torch_close(a, b) -> None:
 
 URL_CASES = {
     "identity ../../x": ("../../x", "{base}/a.mp4", "bad identity"),
-    "absolute identity": ("/tmp/evil", "{base}/a.mp4", "bad identity"),
+    "absolute identity": ("{tmp}/evil", "{base}/a.mp4", "bad identity"),
     "identity ..": ("..", "{base}/a.mp4", "bad identity"),
     "file:// URL": ("idF", "file://{served}/a.mp4", "only http(s) URLs"),
     "ftp:// URL": ("idG", "ftp://127.0.0.1/a.mp4", "only http(s) URLs"),
@@ -161,7 +161,7 @@ def test_url_list_rejects_unsafe_rows_and_keeps_downloads_inside(tmp_path, http_
     lines = ["url\tsha256\tidentity\tlocal_path"]
     for ident, url, _ in URL_CASES.values():
         row_sha = "" if ident == "idI" else sha
-        lines.append(f"{url.format(base=base, served=served)}\t{row_sha}\t{ident}\t")
+        lines.append(f"{url.format(base=base, served=served)}\t{row_sha}\t{ident.format(tmp=tmp_path)}\t")
     lines.append(f"{base}/a.mp4\t{sha}\tidOK\t../../../escape.mp4")  # a local_path cannot climb either
     lst = tmp_path / "urls.tsv"
     lst.write_text("\n".join(lines) + "\n")
@@ -174,7 +174,7 @@ def test_url_list_rejects_unsafe_rows_and_keeps_downloads_inside(tmp_path, http_
         assert reason in rej["reason"], (name, rej)
     outside = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(dest)
                and p.name not in ("urls.tsv", "a.mp4")]
-    assert outside == [] and not (Path("/tmp") / "evil").exists()
+    assert outside == [] and not (tmp_path / "evil").exists()
 
 
 # --- stage commands: one line, exit 2, for bad stage input ---
@@ -190,9 +190,9 @@ STAGE_CASES = {
     "manifest before the stages": (["manifest", "--no-mlflow"], "listing", "missing; run `petra frames"),
     "unknown shard": (["align", "--shard", "s999"], "listing", "unknown shards ['s999']"),
     "unknown identity": (["frames", "--identity", "nobody"], "listing", "unknown identities ['nobody']"),
-    "train-mesh without a manifest": (["train-mesh", "--variant", "ours", "--no-mlflow"], None, "manifest not found"),
+    "train without a manifest": (["train", "--method", "mesh-ours", "--no-mlflow"], None, "manifest not found"),
     "params not YAML": (["ingest"], "bad-yaml", "params.yaml: not valid YAML"),
-    "params against the schema": (["ingest"], "bad-schema", "params: align/size"),
+    "params against the schema": (["ingest"], "bad-schema", "align/size: 'big' is not of type 'integer'"),
     "unknown profile": (["ingest", "--profile", "nope"], None, "unknown profile 'nope'"),
     "params file missing": (["ingest", "--params", "missing.yaml"], None, "missing.yaml: params file not found"),
     "URL list missing": (["ingest"], "no-url-list", "urls.tsv: No such file or directory"),

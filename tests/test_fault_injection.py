@@ -22,7 +22,7 @@ from reliability_helpers import mini_mirror, snapshot, temporaries
 import petra.config
 
 STAGES = [["ingest"], ["frames"], ["align"], ["filter"], ["manifest"], ["latents", "--backend", "mesh"],
-          ["train-mesh", "--variant", "ours", "--no-mlflow"]]
+          ["train", "--method", "mesh-ours", "--no-mlflow"]]
 SEED = 14
 KILLS_PER_STAGE = 2
 

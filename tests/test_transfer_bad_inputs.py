@@ -151,7 +151,7 @@ CASES: dict[str, Case] = {
     "driving video truncated": (TI + ("truncated.mp4",), _args(IMG_T, "truncated.mp4", "o.mp4"), "truncated.mp4",
                                 "no decodable video frames (h264:"),
     "driving video without a face": (TI + ("blank.mp4",), _args(IMG_T, "blank.mp4", "o.mp4"), "blank.mp4",
-                                     "no face found in the first driving frame"),
+                                     "no face found in the driving video"),
     "driving video partly undecodable, --strict": (TI + ("damaged.mp4",), _args(IMG_T, "damaged.mp4", "o.mp4", "--strict"),
                                                    "damaged.mp4", "partly undecodable: decoded"),
     "--face-index beyond the faces": (TI, _args(IMG_T, IMG_D, "o.png", "--face-index", "3"), IMG_T,
