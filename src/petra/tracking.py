@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
+from .io import atomic_path
+
 T = TypeVar("T")
 
 MAX_PARAM_LEN = 6000  # mlflow's limit on a param value
@@ -107,8 +109,6 @@ def _create_database(db: Path) -> None:
     leave a half-built database that fails for good ("duplicate column name").
     """
     from mlflow.tracking import MlflowClient
-
-    from .io import atomic_path
 
     with atomic_path(db) as tmp:
         MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments(max_results=1)

@@ -13,6 +13,7 @@ from typing import Any
 
 from petra import weights
 from petra.errors import MissingWeightsError
+from petra.io import sha256_file, verified
 
 SMOKE_FILES = {
     "generator": "smoke_stylegan2_{size}.pt",
@@ -44,8 +45,6 @@ def weight_file(cfg: Mapping[str, Any], key: str) -> tuple[Path, str | None]:
     """(path, sha256) of the weight ``key`` (generator, restyle_psp, restyle_e4e, arcface; opengraphau)."""
     sg = cfg["stylegan2"]
     if sg.get("smoke_weights"):
-        from petra.io import sha256_file, verified
-
         path = smoke_file(cfg, key)
         if not verified(path):  # missing, or not what its sidecar accepts
             raise MissingWeightsError(f"{path}: smoke weight missing; run `petra smoke-weights --profile {cfg['profile']}`")

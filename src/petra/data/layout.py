@@ -21,6 +21,8 @@ from typing import Any, Mapping
 
 from ..config import data_path
 from ..errors import InputError
+from ..io import clean_temporaries as _clean_petra_temporaries
+from ..io import write_json
 
 STAGE_DIRS = {"frames": "frames", "align": "aligned", "filter": "filter"}
 
@@ -101,9 +103,7 @@ def frame_name(time_s: float) -> str:
 
 def clean_temporaries(folder: Path) -> int:
     """Remove the temporaries killed writers left in a data folder (petra's own naming, writer gone)."""
-    from ..io import clean_temporaries as clean
-
-    return len(clean(folder, recursive=True))
+    return len(_clean_petra_temporaries(folder, recursive=True))
 
 
 def fingerprint(path: str | Path) -> dict[str, int]:
@@ -126,8 +126,6 @@ def read_record(path: Path, depends: Mapping[str, Any]) -> dict[str, Any] | None
 
 def write_record(path: Path, depends: Mapping[str, Any], **data: Any) -> dict[str, Any]:
     """Write a resume record (atomically) with what it depends on; returns it."""
-    from ..io import write_json
-
     rec = {"depends": dict(depends), **data}
     write_json(path, rec)
     return json.loads(json.dumps(rec, default=str))

@@ -27,11 +27,12 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import InputError
 from petra.config import load
-from petra.media import read_image
-from petra.io import write_image
-from petra.video import VideoWriter, iter_frames, probe
+from petra.errors import InputError, require_file
+from petra.io import clean_temporaries, write_image
+from petra.media import MIN_SIDE, read_image, too_small
+from petra.outputs import check_output
+from petra.video import VideoWriter, expected_frames, iter_frames, probe
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXT = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
@@ -94,10 +95,7 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
     Everything that can be checked without the work is checked first: both inputs are
     readable files, the output is of the right kind, is neither input and can be written.
     """
-    from petra.errors import require_file
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
-    from petra.io import clean_temporaries
-    from petra.outputs import check_output
 
     target, driving, out = Path(target), Path(driving), Path(out)
     mc = MeshConfig.from_params(cfg, mode=mode, size=size, paste_back=paste_back, expression_scale=expression_scale)
@@ -141,8 +139,6 @@ def _say_choice(choice: Any, path: Path, option: str) -> None:
 
 def _check_video(driving: Path) -> Any:
     """Probe the driving video; frames too small for a face are refused here, not as "no face"."""
-    from petra.media import MIN_SIDE, too_small
-
     info = probe(driving)
     w, h = info.size
     if min(w, h) < MIN_SIDE:
@@ -165,8 +161,6 @@ def _run_image(tr: Any, driving: Path, out: Path) -> int:
 
 def _run_video(tr: Any, driving: Path, out: Path, info: Any, strict: bool) -> int:
     from tqdm import tqdm
-
-    from petra.video import expected_frames
 
     def warn(message: str) -> None:
         tqdm.write(f"petra transfer: warning: {message}", file=sys.stderr)

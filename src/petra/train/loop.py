@@ -33,7 +33,7 @@ import torch
 from petra.device import resolve_device  # noqa: F401  (re-exported)
 from petra.train.options import TrainOptions  # noqa: F401  (re-exported)
 
-from ..io import write_json
+from ..io import clean_temporaries, sidecar, write_json, write_text
 from . import checkpoint as ckpt
 from .recipe import Recipe
 from .sampler import PairSampler
@@ -107,8 +107,6 @@ def setup(
     run_dir = Path(run_dir)
     rank, world = _init_distributed()
     if rank == 0:
-        from ..io import clean_temporaries
-
         clean_temporaries(run_dir, recursive=True)  # what a killed run left (checkpoint temporaries)
         write_json(run_dir / "training_options.json", {"options": asdict(opts), "params": dict(params), "config": dict(cfg)})
     torch.manual_seed(opts.seed)
@@ -160,8 +158,6 @@ def _same_params(saved: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
 
 def _discard_run(run_dir: Path) -> None:
     """Remove the checkpoints and logs of a run made with other params (all written by petra)."""
-    from ..io import sidecar
-
     for _, p in ckpt.list_checkpoints(run_dir):
         p.unlink()
         sidecar(p).unlink(missing_ok=True)
@@ -171,8 +167,6 @@ def _discard_run(run_dir: Path) -> None:
 
 def _cut_logs(run_dir: Path, step: int, history: list[dict[str, float]]) -> None:
     """Make the jsonl logs what they were at ``step`` (rows after the checkpoint would repeat)."""
-    from ..io import write_text
-
     def read(path: Path) -> list[dict[str, Any]]:
         out = []
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from petra.io import write_json
+from petra.io import sidecar, write_json
 
 
 def run_dir(cfg: Mapping[str, Any], method: str) -> Path:
@@ -56,7 +56,6 @@ def run_train(
 def _log_checkpoint(run_id: str, run_dir: Path) -> None:
     """Store the latest checkpoint (and its sha256) with the method's MLflow run."""
     from petra import tracking
-    from petra.io import sidecar
 
     from .checkpoint import latest_checkpoint
 
