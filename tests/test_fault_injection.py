@@ -133,10 +133,12 @@ def test_kill_9_anywhere_then_rerun_gives_the_uninterrupted_result(two_projects)
             proc.communicate(timeout=60)
             kills.append((stage[0], round(at, 2), proc.returncode))
         finish(run(killed, stage))
+    print("kills (stage, seconds after start, exit status):", kills)
     assert sum(rc == -signal.SIGKILL for _, _, rc in kills) >= len(STAGES), kills  # most kills hit a running stage
     a, b = outcome(projects["plain"]), outcome(killed)
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == [], kills
+    print(f"{len(a)} files / checkpoints compared, all identical")
     assert any(k.startswith("ckpt") for k in a) and "manifests/frames.parquet" in a
     assert last_data_run_metrics(projects["plain"]) == last_data_run_metrics(killed)
     assert not temporaries(killed / "data") and not temporaries(killed / "models")

@@ -36,7 +36,20 @@ ROI_GROW = 2.0     # crop side / larger side of the face's landmark box
 SMALL_FACE = 0.25  # landmark-box height / frame height below which a video tracks a crop
 
 
-class FaceMesh:
+class _Closing:
+    """``with`` support for the graph holders below: ``close()`` on leaving."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FaceMesh(_Closing):
     """One MediaPipe FaceMesh graph; not thread-safe, use one per stream."""
 
     def __init__(self, static: bool = True, min_confidence: float = 0.5, max_faces: int = 1) -> None:
@@ -62,12 +75,6 @@ class FaceMesh:
         for g in (self._roi_mesh, self._detector):
             if g is not None:
                 g.close()
-
-    def __enter__(self) -> "FaceMesh":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def detect(self, rgb: np.ndarray, path: str = "<array>") -> np.ndarray:
         """Return the 478 mesh points of the main face in ``rgb`` (pixels), or raise NoFaceError.
@@ -208,7 +215,7 @@ def choose_face(faces: list[np.ndarray], index: int | None, path: str = "<array>
     return faces[k], FaceChoice(k, len(faces), index is None)
 
 
-class FaceTracker:
+class FaceTracker(_Closing):
     """One chosen face through a stream, a drop-in for :meth:`FaceMesh.detect`.
 
     The first frame with a face is searched for every face and one is chosen (``index``
@@ -231,12 +238,6 @@ class FaceTracker:
         for m in (self._finder, self._mesh):
             if m is not None:
                 m.close()
-
-    def __enter__(self) -> "FaceTracker":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def detect(self, rgb: np.ndarray, path: str = "<array>") -> np.ndarray:
         if self._finder is None:
