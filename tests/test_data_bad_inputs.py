@@ -72,6 +72,9 @@ def bad_run(bad_mirror, project_root):
     cfg["ingest"] = {"max_videos_per_identity": 10, "identities_per_shard": 3}
     cfg["frames"] = {**cfg["frames"], "max_per_video": 2}
     cfg["filter"] = {**cfg["filter"], "backend": "mesh"}
+    from reliability_helpers import snapshot
+
+    before = snapshot(bad_mirror / "mirror")
     old = Path.cwd()
     os.chdir(bad_mirror)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{bad_mirror / 'mlflow.db'}"
@@ -88,7 +91,7 @@ def bad_run(bad_mirror, project_root):
         run_filter(cfg)
         manifest = run_manifest(cfg, mlflow=True)
         rejects = pd.read_parquet("data/manifests/rejects.parquet")
-        yield {"root": bad_mirror, "manifest": manifest, "rejects": rejects, "cfg": cfg}
+        yield {"root": bad_mirror, "manifest": manifest, "rejects": rejects, "cfg": cfg, "before": before}
     finally:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
         os.chdir(old)
@@ -153,3 +156,10 @@ def test_a_cli_user_gets_one_line_for_a_bad_stage_input(bad_run, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "s999" in res.stderr
+
+
+def test_the_stages_never_modify_their_inputs(bad_run):
+    from reliability_helpers import snapshot, temporaries
+
+    assert snapshot(bad_run["root"] / "mirror") == bad_run["before"]  # every clip's sha256, bad ones too
+    assert not temporaries(bad_run["root"] / "data")

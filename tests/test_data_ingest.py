@@ -40,14 +40,15 @@ def test_cap_identities_and_videos_on_the_mirror(sample_root):
     assert [r["identity"] for r in capped] == sorted(r["identity"] for r in capped)
 
 
-def test_url_list_fetch_checks_sha256(tmp_path):
-    good = touch(tmp_path / "src" / "a.mp4", b"video bytes")
-    bad = touch(tmp_path / "src" / "b.mp4", b"other bytes")
+def test_url_list_fetch_checks_sha256(tmp_path, http_dir):
+    served, base = http_dir
+    touch(served / "a.mp4", b"video bytes")
+    touch(served / "b.mp4", b"other bytes")
     sha = hashlib.sha256(b"video bytes").hexdigest()
     lst = tmp_path / "urls.tsv"
     lst.write_text("# comment\nurl\tsha256\tidentity\n"
-                   f"{good.as_uri()}\t{sha}\tidA\n{bad.as_uri()}\t{sha}\tidB\n"
-                   f"{(tmp_path / 'missing.mp4').as_uri()}\t{sha}\tidC\n")
+                   f"{base}/a.mp4\t{sha}\tidA\n{base}/b.mp4\t{sha}\tidB\n"
+                   f"{base}/missing.mp4\t{sha}\tidC\n")
     rejects: list[dict] = []
     rows = ingest.download_list(ingest.read_url_list(lst), tmp_path / "dl", rejects)
     assert [r["identity"] for r in rows] == ["idA"]

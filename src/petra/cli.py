@@ -3,19 +3,26 @@
 Each subcommand lives in its own module under :mod:`petra.stages` and exposes
 ``configure(parser)`` and ``main(args) -> int``; modules are imported only when
 their subcommand runs, so ``petra frames`` does not pay for importing torch.
-Every :class:`~petra.errors.PetraError` becomes one line on stderr and exit code 2.
+Every user-facing error (a :class:`~petra.errors.PetraError` or an ``OSError`` such as a
+folder given as a file, a missing parent, no permission) becomes one line naming the file
+and the reason, exit code 2; anything else one line too, exit 1. ``--debug`` (or
+``PETRA_DEBUG=1``) shows the traceback instead. SIGTERM and SIGHUP are handled like
+Ctrl-C: clean-ups run (temporaries removed), exit 128 + signal (143, 129; Ctrl-C 130).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 import warnings
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from . import config
-from .errors import PetraError
+from .errors import PetraError, Terminated, os_error_line
 
 # name -> (module, one-line help). Keep in pipeline order.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -53,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--profile", default=None, help="profile of params.yaml (default: its `profile`)")
         p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                        help="override one params value (repeatable; checked against the schema)")
+        p.add_argument("--debug", action="store_true", help="show Python tracebacks instead of one-line errors")
     return parser
 
 
@@ -60,11 +68,14 @@ def _hoist_global_options(argv: list[str]) -> list[str]:
     """Allow ``petra --profile smoke <stage> ...`` (how the rules call it): move the
     options every subcommand shares to after the subcommand name."""
     front: list[str] = []
-    while argv and argv[0] in ("--params", "--profile", "--set") and len(argv) >= 2:
-        front += argv[:2]
-        argv = argv[2:]
-    while argv and argv[0].startswith(("--params=", "--profile=", "--set=")):
-        front.append(argv.pop(0))
+    while argv:
+        if argv[0] in ("--params", "--profile", "--set") and len(argv) >= 2:
+            front += argv[:2]
+            argv = argv[2:]
+        elif argv[0].startswith(("--params=", "--profile=", "--set=")) or argv[0] == "--debug":
+            front.append(argv.pop(0))
+        else:
+            break
     return argv[:1] + front + argv[1:] if argv else front
 
 
@@ -85,29 +96,74 @@ def _route_native_stderr() -> None:
         pass
 
 
+def _raise_terminated(signum: int, frame: object) -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a second signal must not interrupt the clean-up
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminate_like_interrupt() -> Iterator[None]:
+    """SIGTERM/SIGHUP raise :class:`Terminated` while a command runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
+    with config.active_sets(args.set):  # --set section.key=value, validated with the whole config
+        return int(importlib.import_module(SUBCOMMANDS[args.command][0]).main(args) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the console command, not a test calling main([...])
         _route_native_stderr()
         # mediapipe 0.10.14 calls a protobuf API deprecated since its release
         warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
     argv = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser()
-    # Let the chosen module add its own arguments before the real parse.
-    name = next((a for a in argv if not a.startswith("-")), None)
-    if name in SUBCOMMANDS:
-        module = importlib.import_module(SUBCOMMANDS[name][0])
-        subparser = parser._subparsers._group_actions[0].choices[name]  # type: ignore[union-attr]
-        module.configure(subparser)
-    args = parser.parse_args(argv)
-    try:
-        with config.active_sets(args.set):
-            return int(importlib.import_module(SUBCOMMANDS[args.command][0]).main(args) or 0)
-    except PetraError as err:
-        print(f"petra {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"petra {args.command}: interrupted", file=sys.stderr)
-        return 130
+    debug = "--debug" in argv or os.environ.get("PETRA_DEBUG") == "1"
+    command = next((a for a in argv if not a.startswith("-")), "")
+    with _terminate_like_interrupt():
+        try:
+            parser = build_parser()
+            # Let the chosen module add its own arguments before the real parse.
+            if command in SUBCOMMANDS:
+                module = importlib.import_module(SUBCOMMANDS[command][0])
+                subparser = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+                module.configure(subparser)
+            args = parser.parse_args(argv)
+            return _run(args)
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM/SIGHUP (Terminated)
+            signum = getattr(err, "signum", signal.SIGINT)
+            how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+            print(f"petra {command}: {how}", file=sys.stderr)
+            return 128 + int(signum)
+        except SystemExit:
+            raise
+        except Exception as err:  # noqa: BLE001 - the one place every error becomes one line
+            if debug:
+                raise
+            return _report(command, err)
+
+
+def _report(command: str, err: Exception) -> int:
+    """Print ``err`` as the one line a user sees; the exit status."""
+    if isinstance(err, PetraError):
+        line, rc = str(err), 2
+    elif isinstance(err, OSError):
+        line, rc = os_error_line(err), 2
+    else:  # a bug, not bad input: still one line, and how to see more
+        text = " ".join(str(err).split())
+        line = f"internal error: {type(err).__name__}{': ' + text[:300] if text else ''} (rerun with --debug for the traceback)"
+        rc = 1
+    print(f"petra {command}: error: {line}", file=sys.stderr)
+    return rc
 
 
 if __name__ == "__main__":  # pragma: no cover

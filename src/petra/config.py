@@ -52,10 +52,15 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise PetraError(f"{path}: params file not found")
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise PetraError(f"{path}: not valid YAML{where}") from None
     if not isinstance(raw, Mapping):
-        raise PetraError(f"{path}: params file is not a mapping of sections")
+        raise PetraError(f"{path}: not a params file (a YAML mapping of sections)")
     return dict(raw)
 
 

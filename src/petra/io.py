@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
@@ -28,18 +29,73 @@ def _umask() -> int:
 _MODE = 0o666 & ~_umask()
 
 
-def _publish(tmp: str, path: Path) -> None:
+def _publish(tmp: str | Path, path: Path) -> None:
     """Give the temp file normal permissions (mkstemp makes it 0600), then rename it."""
     os.chmod(tmp, _MODE)
     os.replace(tmp, path)
+
+
+# Temporaries are named ``.<name>.petra-<pid>-<random>.tmp<suffix>``: the pid says whose they
+# are, so a later run removes only those whose writer is gone (never a live run's, never a
+# file petra did not make).
+_TEMP = re.compile(r"^\.(?P<name>.+)\.petra-(?P<pid>\d+)-[A-Za-z0-9_]{8}\.tmp(?P<suffix>\.[^.]*)?$")
+
+
+def _temp_file(path: Path) -> tuple[int, str]:
+    """Create the temporary file for ``path`` (same folder, so the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkstemp(prefix=f".{path.name}.petra-{os.getpid()}-", suffix=f".tmp{path.suffix}",
+                            dir=path.parent)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def is_stale_temporary(name: str, of: str | None = None) -> bool:
+    """True for a temporary of petra's own naming whose writer process is gone.
+
+    ``of``: only temporaries of this output file name.
+    """
+    m = _TEMP.match(name)
+    if not m or (of is not None and m.group("name") != of):
+        return False
+    return not _alive(int(m.group("pid")))
+
+
+def clean_temporaries(folder: str | Path, of: str | None = None, recursive: bool = False) -> list[Path]:
+    """Remove what killed writers left in ``folder`` (petra's own temporaries only); returns them.
+
+    An atomic write never exposes its temporary, but SIGKILL (or a power cut) skips the
+    clean-up; the next run calls this before writing there.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    walk = os.walk(folder) if recursive else [(str(folder), [], [e.name for e in os.scandir(folder)])]
+    for root, _, files in walk:
+        for f in files:
+            if is_stale_temporary(f, of):
+                p = Path(root, f)
+                with contextlib.suppress(FileNotFoundError):
+                    if p.is_file() and not p.is_symlink():
+                        p.unlink()
+                        removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it over ``path`` on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temp_file(path)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh
@@ -59,8 +115,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     The suffix is kept so that format-sniffing writers (``cv2.imwrite``) still work.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, tmp = _temp_file(path)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -69,6 +124,43 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def sidecar(path: str | Path) -> Path:
+    """The ``<file>.sha256`` beside a checkpoint or shard."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def sidecar_digests(path: str | Path) -> list[str]:
+    """Digests the sidecar of ``path`` accepts (first = current; empty when it is missing)."""
+    side = sidecar(path)
+    if not side.is_file():
+        return []
+    return [line.split()[0] for line in side.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def verified(path: str | Path) -> bool:
+    """True when ``path`` exists and its sha256 is one its sidecar accepts."""
+    digests = sidecar_digests(path)
+    return bool(digests) and Path(path).is_file() and sha256_file(path) in digests
+
+
+@contextlib.contextmanager
+def atomic_path_with_sidecar(path: str | Path) -> Iterator[Path]:
+    """Like :func:`atomic_path`, and the ``.sha256`` sidecar changes together with the file.
+
+    Two renames cannot be one atomic step, so the sidecar first accepts both the old and the
+    new digest, then the file is renamed, then the sidecar keeps only the new digest: a kill
+    at any point leaves a file its sidecar accepts (never a checkpoint "corrupt" for good).
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        yield tmp
+        new = sha256_file(tmp)
+        accepted = [new] + [d for d in (sidecar_digests(path) if path.is_file() else []) if d != new]
+        write_text(sidecar(path), "".join(f"{d}  {path.name}\n" for d in accepted))
+    write_text(sidecar(path), f"{new}  {path.name}\n")
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -1,8 +1,9 @@
 """Reading user images into one canonical form: RGB uint8, H×W×3.
 
-Grayscale, RGBA (composited on white), palette and 16-bit images are converted;
-unreadable, empty, tiny and absurdly large files raise :class:`InputError` naming
-the file and the reason.
+Photos are read as people see them: the EXIF orientation a phone records is applied
+(``PIL.ImageOps.exif_transpose``'s table). Grayscale, RGBA (composited on white), palette
+and 16-bit images are converted; unreadable, empty, tiny and absurdly large files raise
+:class:`InputError` naming the file and the reason.
 """
 from __future__ import annotations
 
@@ -38,10 +39,15 @@ def to_rgb_uint8(img: np.ndarray, path: str | Path = "<array>") -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
+def too_small(w: int, h: int, min_side: int = MIN_SIDE) -> str:
+    """The one wording for an image or video too small to hold a usable face."""
+    return f"too small ({w}×{h}, need ≥ {min_side} px face)"
+
+
 def check_size(img: np.ndarray, path: str | Path, min_side: int = MIN_SIDE) -> np.ndarray:
     h, w = img.shape[:2]
     if min(h, w) < min_side:
-        raise InputError(path, f"image too small ({w}x{h} px; need at least {min_side} px per side)")
+        raise InputError(path, too_small(w, h, min_side))
     if h * w > MAX_PIXELS:
         raise InputError(path, f"image too large ({w}x{h} px)")
     return img
@@ -61,4 +67,47 @@ def read_image(path: str | Path, min_side: int = MIN_SIDE) -> np.ndarray:
         img = img[..., ::-1]
     elif img.ndim == 3 and img.shape[2] == 4:
         img = img[..., [2, 1, 0, 3]]
+    img = apply_orientation(img, exif_orientation(data))
     return check_size(to_rgb_uint8(img, p), p, min_side)
+
+
+def exif_orientation(data: np.ndarray) -> int:
+    """The EXIF orientation (1-8) of encoded image bytes; 1 when there is none.
+
+    Only formats that carry EXIF are parsed (JPEG, TIFF, WebP, PNG with an eXIf chunk),
+    so reading the pipeline's own PNG frames costs nothing extra.
+    """
+    head = data[:16].tobytes()
+    is_png = head.startswith(b"\x89PNG")
+    if not (head.startswith((b"\xff\xd8", b"II*\x00", b"MM\x00*")) or head[8:12] == b"WEBP"
+            or (is_png and data.tobytes().find(b"eXIf") >= 0)):
+        return 1
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            value = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block means "no orientation", not a bad image
+        return 1
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn decoded pixels upright as ``PIL.ImageOps.exif_transpose`` does for ``orientation``."""
+    if orientation == 2:
+        return img[:, ::-1]
+    if orientation == 3:
+        return img[::-1, ::-1]
+    if orientation == 4:
+        return img[::-1]
+    if orientation == 5:  # transpose
+        return np.swapaxes(img, 0, 1)
+    if orientation == 6:  # rotate 90° clockwise
+        return np.rot90(img, -1)
+    if orientation == 7:  # transverse
+        return np.rot90(img, 2).swapaxes(0, 1)
+    if orientation == 8:  # rotate 90° counter-clockwise
+        return np.rot90(img, 1)
+    return img

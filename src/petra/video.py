@@ -4,17 +4,21 @@ There is no ffprobe here, so :func:`probe` parses ``ffmpeg -i`` stderr. Frames a
 streamed from an ffmpeg pipe as RGB uint8 with their presentation timestamps (read
 from the ``showinfo`` filter, so variable-frame-rate clips get true times), never
 loading a whole video. ffmpeg applies rotation metadata itself when decoding.
-Unreadable, corrupt or empty videos raise :class:`~petra.errors.InputError`.
+Unreadable, corrupt or empty videos raise :class:`~petra.errors.InputError`; a video that
+decodes only in part (ffmpeg reports errors, e.g. a damaged or truncated stream) gives a
+warning with the decoded and expected frame counts, or an InputError with ``strict``.
 """
 from __future__ import annotations
 
+import math
 import queue
 import re
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -102,27 +106,60 @@ def scaled_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
 
 
 _SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.e+-]+)")
+# ``-loglevel level+info`` tags each line: "[h264 @ 0x55..] [error] Invalid NAL unit size (0 > 1315)."
+_ERROR_LINE = re.compile(r"^(?:\[(?P<who>[^\]@]+?)(?: @ 0x[0-9a-f]+)?\] )*\[(?:error|fatal|panic)\] (?P<msg>.*)$")
 
 
-def _drain(stream: IO[bytes], out: "queue.Queue[float | None]", lines: list[str]) -> None:
-    """Read ffmpeg stderr: showinfo timestamps into ``out``, everything else into ``lines``."""
+def _drain(stream: IO[bytes], out: "queue.Queue[float | None]", errors: list[str]) -> None:
+    """Read ffmpeg stderr: showinfo timestamps into ``out``, error lines (whole) into ``errors``."""
     for raw in iter(stream.readline, b""):
-        line = raw.decode("utf-8", "replace")
+        line = raw.decode("utf-8", "replace").strip()
         m = _SHOWINFO.search(line)
         if m:
             out.put(float(m.group(3)))
-        else:
-            lines.append(line)
+            continue
+        e = _ERROR_LINE.match(line)
+        if e:
+            who = (e.group("who") or "").split(":")[-1].split("#")[0].strip()
+            errors.append(f"{who}: {e.group('msg').strip()}" if who else e.group("msg").strip())
     out.put(None)
 
 
+def error_summary(errors: Sequence[str]) -> str:
+    """ffmpeg's first error, whole, and how many more there were (never cut mid-sentence)."""
+    if not errors:
+        return ""
+    more = len(errors) - 1
+    return errors[0].rstrip(".") + (f"; and {more} more error{'s' if more > 1 else ''}" if more else "")
+
+
+def expected_frames(info: VideoInfo, interval_s: float | None = None, max_frames: int | None = None) -> int | None:
+    """Frames a clean decode of ``info`` yields (every frame, or one per interval), or None if unknown."""
+    if not (info.duration == info.duration and info.duration > 0 and info.fps > 0):  # nan or missing
+        return None
+    n = max(1, int(round(info.duration * info.fps)))
+    if interval_s:
+        last = (n - 1) / info.fps
+        n = int(math.floor(last / interval_s + 1e-6)) + 1
+    return min(n, int(max_frames)) if max_frames else n
+
+
+def warn(message: str) -> None:
+    """The one-line warning a user sees on stderr."""
+    print(f"petra: warning: {message}", file=sys.stderr, flush=True)
+
+
 def iter_frames(path: str | Path, max_side: int | None = None, interval_s: float | None = None,
-                max_frames: int | None = None) -> Iterator[tuple[float, np.ndarray]]:
+                max_frames: int | None = None, strict: bool = False,
+                on_partial: Callable[[str], None] | None = warn) -> Iterator[tuple[float, np.ndarray]]:
     """Yield ``(time_s, rgb_uint8)`` frames decoded by ffmpeg, streaming.
 
     ``interval_s`` keeps the first frame and then each frame at least that long after
     the last kept one (so a clip shorter than the interval still yields its first
-    frame); ``max_side`` downscales large (e.g. 4K) frames during decoding.
+    frame); ``max_side`` downscales large (e.g. 4K) frames during decoding. When ffmpeg
+    reports decoding errors, the video is partly undecodable: after the last frame
+    ``on_partial`` gets "<path>: partly undecodable: decoded N of ~M expected frames
+    (<ffmpeg's error>)", or with ``strict`` that is raised as an InputError.
     """
     import ffmpeg
 
@@ -142,19 +179,21 @@ def iter_frames(path: str | Path, max_side: int | None = None, interval_s: float
     if max_frames:
         out_kwargs["frames:v"] = int(max_frames)
     cmd = (stream.output("pipe:", **out_kwargs)
-           .global_args("-hide_banner", "-nostdin", "-loglevel", "info")
+           .global_args("-hide_banner", "-nostdin", "-loglevel", "level+info")
            .compile(cmd=ffmpeg_exe()))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     times: "queue.Queue[float | None]" = queue.Queue()
-    err_lines: list[str] = []
-    reader = threading.Thread(target=_drain, args=(proc.stderr, times, err_lines), daemon=True)
+    errors: list[str] = []
+    reader = threading.Thread(target=_drain, args=(proc.stderr, times, errors), daemon=True)
     reader.start()
     nbytes = w * h * 3
     n = 0
+    finished = False
     try:
         while True:
             buf = proc.stdout.read(nbytes)  # type: ignore[union-attr]
             if len(buf) < nbytes:
+                finished = True
                 break
             t = times.get(timeout=60)
             if t is None:  # stderr closed before the timestamp: fall back to frame rate
@@ -165,11 +204,19 @@ def iter_frames(path: str | Path, max_side: int | None = None, interval_s: float
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait()
+        rc = proc.wait()
         reader.join(timeout=5)
     if n == 0:
-        tail = " ".join(line.strip() for line in err_lines[-3:] if line.strip())[-200:]
-        raise InputError(path, f"no decodable video frames ({tail or 'empty stream'})")
+        raise InputError(path, f"no decodable video frames ({error_summary(errors) or 'empty stream'})")
+    if finished and (errors or rc != 0):
+        expected = expected_frames(info, interval_s, max_frames)
+        of = f" of ~{expected} expected" if expected else ""
+        why = error_summary(errors) or f"ffmpeg exit status {rc}"
+        message = f"partly undecodable: decoded {n}{of} frames ({why})"
+        if strict:
+            raise InputError(path, message)
+        if on_partial is not None:
+            on_partial(f"{path}: {message}")
 
 
 class VideoWriter:

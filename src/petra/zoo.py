@@ -13,6 +13,7 @@ from typing import Any
 
 from petra import weights
 from petra.errors import MissingWeightsError
+from petra.io import sha256_file, verified
 
 SMOKE_FILES = {
     "generator": "smoke_stylegan2_{size}.pt",
@@ -45,10 +46,9 @@ def weight_file(cfg: Mapping[str, Any], key: str) -> tuple[Path, str | None]:
     sg = cfg["stylegan2"]
     if sg.get("smoke_weights"):
         path = smoke_file(cfg, key)
-        side = path.with_name(path.name + ".sha256")
-        if not path.is_file() or not side.is_file():
+        if not verified(path):  # missing, or not what its sidecar accepts
             raise MissingWeightsError(f"{path}: smoke weight missing; run `petra smoke-weights --profile {cfg['profile']}`")
-        return path, side.read_text().split()[0]
+        return path, sha256_file(path)
     path, sha = weights.require(cfg, registry_name(cfg, key), with_sha=True)
     return Path(path), sha
 

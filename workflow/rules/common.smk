@@ -14,8 +14,11 @@ PROFILE = config["profile"]
 DATA = config["paths"]["data"]
 REPORTS = config["paths"]["reports"]
 MODELS = config["paths"]["models"]
-# Every `petra` call names the params file and profile it runs with.
-PETRA = f"petra --profile {PROFILE}"
+# Every `petra` call names the params file and profile it runs with. Shell commands quote
+# every path (`{input.x:q}`): a data folder with a space in its name must work.
+import shlex
+
+PETRA = f"petra --profile {shlex.quote(PROFILE)}"
 
 wildcard_constraints:
     identity=r"[^/]+",

@@ -30,7 +30,7 @@ rule frames:
     params:
         frames=config["frames"],
     shell:
-        "{PETRA} frames --shard {wildcards.shard} > {log:q} 2>&1"
+        "{PETRA} frames --shard {wildcards.shard:q} > {log:q} 2>&1"
 
 
 rule align:
@@ -44,7 +44,7 @@ rule align:
     params:
         align=config["align"],
     shell:
-        "{PETRA} align --shard {wildcards.shard} > {log:q} 2>&1"
+        "{PETRA} align --shard {wildcards.shard:q} > {log:q} 2>&1"
 
 
 rule filter:
@@ -58,7 +58,7 @@ rule filter:
     params:
         filter=config["filter"],
     shell:
-        "{PETRA} filter --shard {wildcards.shard} > {log:q} 2>&1"
+        "{PETRA} filter --shard {wildcards.shard:q} > {log:q} 2>&1"
 
 
 rule manifest:

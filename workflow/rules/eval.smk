@@ -13,7 +13,7 @@ rule pairs:
     params:
         evaluate={k: config["evaluate"][k] for k in EVAL_KEYS},
     shell:
-        "{PETRA} pairs --manifest {input.manifest} --out {output.pairs} > {log:q} 2>&1"
+        "{PETRA} pairs --manifest {input.manifest:q} --out {output.pairs:q} > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -33,8 +33,8 @@ rule evaluate:
         method=eval_method_params,
     threads: 1
     shell:
-        "{PETRA} evaluate --method {wildcards.method} --pairs {input.pairs} --out {output.frames} "
-        "--outputs {output.outputs} > {log:q} 2>&1"
+        "{PETRA} evaluate --method {wildcards.method:q} --pairs {input.pairs:q} --out {output.frames:q} "
+        "--outputs {output.outputs:q} > {log:q} 2>&1"
 
 
 rule report:
@@ -56,5 +56,5 @@ rule report:
         seed=config["seed"],
         out_dir=REPORTS,
     shell:
-        "{PETRA} report --evals {input.evals} --pairs {input.pairs} --manifest {input.manifest} "
-        "--out-dir {params.out_dir} > {log:q} 2>&1"
+        "{PETRA} report --evals {input.evals:q} --pairs {input.pairs:q} --manifest {input.manifest:q} "
+        "--out-dir {params.out_dir:q} > {log:q} 2>&1"

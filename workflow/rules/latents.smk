@@ -28,4 +28,4 @@ rule latents:
         latents=config["latents"],
         stylegan2=config["stylegan2"],
     shell:
-        "{PETRA} latents --backend {wildcards.backend} --manifest {input.manifest} > {log:q} 2>&1"
+        "{PETRA} latents --backend {wildcards.backend:q} --manifest {input.manifest:q} > {log:q} 2>&1"

@@ -19,7 +19,7 @@ rule train:
     resources:
         gpus=lambda wc: 1 if registry.parse(wc.method, config).generator == "stylegan2" else 0,
     shell:
-        "{PETRA} train --method {wildcards.method} --manifest {input.manifest:q} > {log:q} 2>&1"
+        "{PETRA} train --method {wildcards.method:q} --manifest {input.manifest:q} > {log:q} 2>&1"
 
 
 rule select:
@@ -35,7 +35,7 @@ rule select:
         select=config["select"],
         evaluate=config.get("evaluate", {}).get("backends"),
     shell:
-        "{PETRA} select --method {wildcards.method} --manifest {input.manifest:q} > {log:q} 2>&1"
+        "{PETRA} select --method {wildcards.method:q} --manifest {input.manifest:q} > {log:q} 2>&1"
 
 
 rule baseline:
@@ -53,7 +53,7 @@ rule baseline:
         baseline=config["baseline"],
         stylegan2=config["stylegan2"],
     shell:
-        "{PETRA} baseline --encoder {wildcards.encoder} --manifest {input.manifest} > {log:q} 2>&1"
+        "{PETRA} baseline --encoder {wildcards.encoder:q} --manifest {input.manifest:q} > {log:q} 2>&1"
 
 
 # --- mesh generator (docs/mesh_training.md): fits; random identities ---
@@ -77,7 +77,7 @@ rule latents_mesh:
     params:
         latents=config["latents"],
     shell:
-        "{PETRA} latents --backend mesh --manifest {input.manifest} > {log:q} 2>&1"
+        "{PETRA} latents --backend mesh --manifest {input.manifest:q} > {log:q} 2>&1"
 
 
 
@@ -92,7 +92,7 @@ rule synth_model:
     params:
         synth=config.get("synth"),
     shell:
-        "{PETRA} synth --build --manifest {input.manifest} --model {output.model} > {log:q} 2>&1"
+        "{PETRA} synth --build --manifest {input.manifest:q} --model {output.model:q} > {log:q} 2>&1"
 
 
 rule synth_figure:
@@ -105,4 +105,4 @@ rule synth_figure:
     params:
         synth=config.get("synth"),
     shell:
-        "{PETRA} synth --figure {output.figure} --model {input.model} > {log:q} 2>&1"
+        "{PETRA} synth --figure {output.figure:q} --model {input.model:q} > {log:q} 2>&1"

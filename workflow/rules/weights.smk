@@ -34,4 +34,4 @@ rule fetch_weight:
         sha256=lambda wc: FETCHABLE[wc.weightfile].sha256 or "unknown",
     retries: 2
     shell:
-        "{PETRA} weights --fetch {params.name} > {log:q} 2>&1"
+        "{PETRA} weights --fetch {params.name:q} > {log:q} 2>&1"

@@ -88,17 +88,44 @@ def fetch(url: str, sha256: str, dest: Path, timeout: float = 60.0) -> Path:
     return dest
 
 
+ALLOWED_SCHEMES = ("http", "https")
+
+
+def download_target(entry: Mapping[str, str], dest_root: Path) -> Path:
+    """Where a URL-list entry is saved: ``dest_root/<identity>/<file name>``, checked to stay there.
+
+    The identity must be one folder name and the URL http(s); anything else (``../x``, an
+    absolute path, ``file://``) raises InputError naming the URL, before any download.
+    """
+    from urllib.parse import urlsplit
+
+    from .layout import check_identity, safe_name
+
+    url = (entry.get("url") or "").strip()
+    if not url or not entry.get("sha256") or not entry.get("identity"):
+        raise InputError(url or "<url list>", "incomplete row (needs url, sha256 and identity)")
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise InputError(url, f"only http(s) URLs are downloaded (got {scheme + '://' if scheme else 'no scheme'})")
+    ident = check_identity(entry["identity"], url)
+    name = safe_name(Path(entry.get("local_path") or urlsplit(url).path).name)
+    dest = dest_root / ident / name
+    root = dest_root.resolve()
+    if not dest.resolve().is_relative_to(root):  # e.g. a symlinked identity folder pointing elsewhere
+        raise InputError(url, f"download would land outside {dest_root}")
+    return dest
+
+
 def download_list(entries: Iterable[Mapping[str, str]], dest_root: Path,
                   rejects: list[dict[str, str]]) -> list[dict[str, Any]]:
     """Fetch each URL with its sha256 into ``dest_root/<identity>/``; failures become rejects."""
     rows = []
     for e in entries:
-        name = Path(e.get("local_path") or e["url"].split("?")[0]).name
-        dest = dest_root / e["identity"] / name
         try:
+            dest = download_target(e, dest_root)
             fetch(e["url"], e["sha256"], dest)
         except InputError as err:
-            rejects.append({"path": e["url"], "stage": "ingest", "reason": err.reason})
+            rejects.append({"path": str(e.get("url") or err.path), "stage": "ingest", "reason": err.reason})
             continue
         rows.append({"identity": e["identity"], "video": f"{e['identity']}/{dest.stem}", "path": str(dest),
                      "source": "url", "official_split": None})
@@ -127,7 +154,21 @@ def cap_per_identity(rows: list[dict[str, Any]], max_videos: int, max_identities
 
 
 def list_source(cfg: Mapping[str, Any], rejects: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Every clip of the configured dataset (before caps and probing)."""
+    """Every clip of the configured dataset (before caps and probing), with valid identity labels."""
+    from .layout import check_identity
+
+    rows = []
+    for r in _list_source(cfg, rejects):
+        try:
+            check_identity(r["identity"], r["path"])
+        except InputError as err:
+            rejects.append({"path": r["path"], "stage": "ingest", "reason": err.reason})
+            continue
+        rows.append(r)
+    return rows
+
+
+def _list_source(cfg: Mapping[str, Any], rejects: list[dict[str, str]]) -> list[dict[str, Any]]:
     ds = cfg["dataset"]
     src = ds["source"]
     downloads = Path(cfg["paths"]["data"]) / "raw" / "downloads"

@@ -15,14 +15,19 @@ mesh's own short-range detector. Then MediaPipe's full-range face detector finds
 face, the mesh runs on a square crop around it upscaled to :data:`ROI_SIDE` px, and
 in a video the crop follows the face from frame to frame (region-of-interest
 tracking), so the landmark model always sees the face at the same size.
+
+Several faces: :meth:`FaceMesh.detect_all` returns every face (``max_faces``);
+:func:`choose_face` picks one (an index, left to right, or the largest) and
+:class:`FaceTracker` follows the chosen one through a video.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import NoFaceError
+from ..errors import InputError, NoFaceError
 from ..io import quiet_native_stderr
 from .canonical import N_REFINED
 
@@ -31,23 +36,37 @@ ROI_GROW = 2.0     # crop side / larger side of the face's landmark box
 SMALL_FACE = 0.25  # landmark-box height / frame height below which a video tracks a crop
 
 
-class FaceMesh:
+class _Closing:
+    """``with`` support for the graph holders below: ``close()`` on leaving."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FaceMesh(_Closing):
     """One MediaPipe FaceMesh graph; not thread-safe, use one per stream."""
 
-    def __init__(self, static: bool = True, min_confidence: float = 0.5) -> None:
+    def __init__(self, static: bool = True, min_confidence: float = 0.5, max_faces: int = 1) -> None:
         self.static = static
         self._conf = min_confidence
+        self._max_faces = max_faces
         self._warm: set[int] = set()  # graphs log from native threads on their first frame too
         with quiet_native_stderr():
-            self._mesh: Any = self._graph(static)
+            self._mesh: Any = self._graph(static, max_faces)
         self._roi_mesh: Any = None   # graph for crops around small faces (lazy)
         self._detector: Any = None   # full-range face detector (lazy)
         self._roi: tuple[float, float, float] | None = None  # (cx, cy, side) of the tracked crop
 
-    def _graph(self, static: bool) -> Any:
+    def _graph(self, static: bool, max_faces: int = 1) -> Any:
         import mediapipe as mp
 
-        return mp.solutions.face_mesh.FaceMesh(static_image_mode=static, max_num_faces=1, refine_landmarks=True,
+        return mp.solutions.face_mesh.FaceMesh(static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True,
                                                min_detection_confidence=self._conf,
                                                min_tracking_confidence=self._conf)
 
@@ -56,12 +75,6 @@ class FaceMesh:
         for g in (self._roi_mesh, self._detector):
             if g is not None:
                 g.close()
-
-    def __enter__(self) -> "FaceMesh":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def detect(self, rgb: np.ndarray, path: str = "<array>") -> np.ndarray:
         """Return the 478 mesh points of the main face in ``rgb`` (pixels), or raise NoFaceError.
@@ -91,6 +104,26 @@ class FaceMesh:
         small = (hi[1] - lo[1]) < SMALL_FACE * rgb.shape[0]
         self._roi = (*((lo + hi) / 2), ROI_GROW * float(max(hi - lo))) if small and not self.static else None
         return pts
+
+    def detect_all(self, rgb: np.ndarray, path: str = "<array>") -> list[np.ndarray]:
+        """The 478 mesh points of every face found (at most ``max_faces``), or raise NoFaceError.
+
+        The same search as :meth:`detect` (whole frame, padded copy, small-face detector),
+        keeping every face of the first search that finds one; no region-of-interest tracking.
+        """
+        faces = self._run_all(rgb, self._mesh)
+        if not faces and self.static:
+            pad = max(rgb.shape[:2]) // 4
+            faces = self._run_all(np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge"), self._mesh)
+            for pts in faces:
+                pts[:, :2] -= pad
+        if not faces:
+            box = self._detect_box(rgb)
+            pts = self._run_crop(rgb, box) if box is not None else None
+            faces = [pts] if pts is not None else []
+        if not faces:
+            raise NoFaceError(path, "no face found")
+        return faces
 
     def _detect_box(self, rgb: np.ndarray) -> tuple[float, float, float] | None:
         """(cx, cy, crop side) around the most confident face of the full-range detector."""
@@ -127,6 +160,10 @@ class FaceMesh:
         return pts
 
     def _run(self, rgb: np.ndarray, graph: Any) -> np.ndarray | None:
+        faces = self._run_all(rgb, graph)
+        return faces[0] if faces else None
+
+    def _run_all(self, rgb: np.ndarray, graph: Any) -> list[np.ndarray]:
         h, w = rgb.shape[:2]
         if id(graph) in self._warm:
             res = graph.process(np.ascontiguousarray(rgb))
@@ -134,11 +171,92 @@ class FaceMesh:
             with quiet_native_stderr():
                 res = graph.process(np.ascontiguousarray(rgb))
             self._warm.add(id(graph))
-        if not res.multi_face_landmarks:
-            return None
-        lm = res.multi_face_landmarks[0].landmark
-        pts = np.array([(p.x * w, p.y * h, p.z * w) for p in lm], dtype=np.float64)
-        assert pts.shape == (N_REFINED, 3), pts.shape
+        faces = []
+        for face in res.multi_face_landmarks or []:
+            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], dtype=np.float64)
+            assert pts.shape == (N_REFINED, 3), pts.shape
+            faces.append(pts)
+        return faces
+
+
+MAX_FACES = 8  # faces looked for when a photo or a driving clip may show several people
+
+
+def face_size(pts: np.ndarray) -> float:
+    """Area of the face's landmark box in pixels (how "largest" is measured)."""
+    span = pts[:, :2].max(0) - pts[:, :2].min(0)
+    return float(span[0] * span[1])
+
+
+@dataclass(frozen=True)
+class FaceChoice:
+    """Which face of an image was used: ``index`` among ``count`` faces numbered left to right."""
+
+    index: int
+    count: int
+    largest: bool   # chosen as the largest (no index given)
+
+    def describe(self, path: str, option: str) -> str:
+        how = "the largest" if self.largest else f"chosen with {option}"
+        return (f"{path}: {self.count} faces found; using face {self.index} ({how}; faces are numbered "
+                f"0-{self.count - 1} from left to right, choose another with {option} N)")
+
+
+def choose_face(faces: list[np.ndarray], index: int | None, path: str = "<array>",
+                option: str = "--face-index") -> tuple[np.ndarray, FaceChoice]:
+    """The face numbered ``index`` from left to right, or the largest; with what was chosen."""
+    faces = sorted(faces, key=lambda f: float(f[:, 0].mean()))
+    if index is None:
+        k = max(range(len(faces)), key=lambda k: face_size(faces[k]))
+    elif 0 <= index < len(faces):
+        k = index
+    else:
+        raise InputError(path, f"{option} {index}: only {len(faces)} face(s) found (numbered from 0, left to right)")
+    return faces[k], FaceChoice(k, len(faces), index is None)
+
+
+class FaceTracker(_Closing):
+    """One chosen face through a stream, a drop-in for :meth:`FaceMesh.detect`.
+
+    The first frame with a face is searched for every face and one is chosen (``index``
+    from left to right, else the largest). With one face there, the stream is a plain
+    :class:`FaceMesh` (its small-face tracking included), so the common case is unchanged.
+    With several, a tracker of that many faces keeps the face nearest to the last one,
+    and reports the face lost rather than jump to another person.
+    """
+
+    def __init__(self, static: bool = True, index: int | None = None, option: str = "--driving-face-index") -> None:
+        self.static = static
+        self.index = index
+        self.option = option
+        self.choice: FaceChoice | None = None
+        self._finder: FaceMesh | None = None
+        self._mesh: FaceMesh | None = None
+        self._last: np.ndarray | None = None
+
+    def close(self) -> None:
+        for m in (self._finder, self._mesh):
+            if m is not None:
+                m.close()
+
+    def detect(self, rgb: np.ndarray, path: str = "<array>") -> np.ndarray:
+        if self._finder is None:
+            self._finder = FaceMesh(static=True, max_faces=MAX_FACES)
+        if self.static:  # independent images: choose in each one
+            pts, self.choice = choose_face(self._finder.detect_all(rgb, path), self.index, path, self.option)
+            return pts
+        if self._mesh is None:  # until the first face: look for every face
+            self._last, self.choice = choose_face(self._finder.detect_all(rgb, path), self.index, path, self.option)
+            self._mesh = FaceMesh(static=False, max_faces=self.choice.count)
+        assert self._last is not None and self.choice is not None
+        if self.choice.count == 1:
+            return self._mesh.detect(rgb, path)
+        faces = self._mesh.detect_all(rgb, path)
+        ref = self._last[:, :2].mean(0)
+        pts = min(faces, key=lambda f: float(np.linalg.norm(f[:, :2].mean(0) - ref)))
+        if np.linalg.norm(pts[:, :2].mean(0) - ref) > 0.5 * float(np.ptp(self._last[:, 0])):
+            raise NoFaceError(path, "the chosen face was lost")  # another person where ours was
+        self._last = pts
         return pts
 
 

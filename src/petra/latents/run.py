@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.layout import frames_manifest
 from ..errors import InputError
-from ..io import rejects_frame, write_parquet
+from ..io import clean_temporaries, rejects_frame, write_parquet
 from . import store
 from petra.media import read_image
 
@@ -44,6 +44,7 @@ def run_latents(
     t0 = time.time()
     manifest = frames_manifest(cfg, manifest)
     out = Path(out_dir or latents_dir(cfg, backend))
+    clean_temporaries(out)  # what a killed run left
     keys = sorted(pd.read_parquet(manifest, columns=["aligned_path"])["aligned_path"].unique())
     S = int(cfg["latents"]["shard_size"])
     B = int(cfg["latents"]["batch_size"])
@@ -53,7 +54,8 @@ def run_latents(
     done = skipped = 0
     for si, shard_keys in enumerate(tqdm(shards, desc=f"latents {backend}", unit="shard", disable=None)):
         path = store.shard_path(out, si)
-        if store.shard_complete(path, _stored_keys_hint(path, shard_keys)):
+        depends = _shard_depends(cfg, backend, shard_keys, root)
+        if store.shard_complete(path, _stored_keys_hint(path, shard_keys), depends):
             kept = store.read_shard(path)["keys"]
             skipped += 1
         else:
@@ -80,7 +82,7 @@ def run_latents(
                 kept += ok
                 for name, arr in enc.items():
                     arrays.setdefault(name, []).append(np.asarray(arr))
-            store.write_shard(path, kept, {k: np.concatenate(v) for k, v in arrays.items()})
+            store.write_shard(path, kept, {k: np.concatenate(v) for k, v in arrays.items()}, depends)
             done += 1
         index_rows += [{"aligned_path": k, "shard": si, "row": r} for r, k in enumerate(kept)]
         rejects += [{"path": k, "stage": f"latents:{backend}", "reason": "not encoded (see earlier run)"}
@@ -92,6 +94,26 @@ def run_latents(
     log(f"latents {backend}: {summary['encoded']}/{summary['frames']} frames in {len(shards)} shards "
         f"({done} written, {skipped} reused), {summary['rejected']} rejected, {summary['seconds']} s")
     return summary
+
+
+def _shard_depends(cfg: Mapping[str, Any], backend: str, keys: list[str], root: str | Path) -> str:
+    """What a shard's codes depend on, as one digest: backend, settings and each crop's size + mtime."""
+    import hashlib
+    import json
+
+    from ..data.layout import fingerprint
+
+    def fp(k: str) -> dict[str, int] | None:
+        try:
+            return fingerprint(Path(root) / k)
+        except OSError:
+            return None
+
+    settings = {k: v for k, v in cfg["latents"].items() if k != "device"}
+    model = cfg.get("stylegan2") if backend != "mesh" else None
+    text = json.dumps({"backend": backend, "latents": settings, "model": model, "sources": [[k, fp(k)] for k in keys]},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _stored_keys_hint(path: Path, shard_keys: list[str]) -> list[str]:

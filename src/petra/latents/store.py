@@ -19,27 +19,27 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..io import atomic_path, write_text
-from ..io import sha256_file
+from ..io import atomic_path_with_sidecar, sha256_file, sidecar_digests
 
 
 def shard_path(folder: str | Path, i: int) -> Path:
     return Path(folder) / f"shard-{i:05d}.pt"
 
 
-def write_shard(path: str | Path, keys: Sequence[str], arrays: Mapping[str, Any]) -> None:
-    """Save one shard (tensors, float32 on CPU) and its sha256 sidecar, atomically."""
+def write_shard(path: str | Path, keys: Sequence[str], arrays: Mapping[str, Any], depends: str = "") -> None:
+    """Save one shard (tensors, float32 on CPU) and its sha256 sidecar, atomically.
+
+    ``depends``: a digest of what the codes were made from; a shard is reused only for the same.
+    """
     import torch
 
     path = Path(path)
-    obj = {"keys": list(keys), "arrays": {k: torch.as_tensor(np.asarray(v)).float().contiguous() for k, v in arrays.items()}}
+    obj = {"keys": list(keys), "depends": depends, "arrays": {k: torch.as_tensor(np.asarray(v)).float().contiguous() for k, v in arrays.items()}}
     for name, t in obj["arrays"].items():
         if len(t) != len(keys):
             raise ValueError(f"{path}: array {name!r} has {len(t)} rows for {len(keys)} keys")
-    with atomic_path(path) as tmp:
+    with atomic_path_with_sidecar(path) as tmp:
         torch.save(obj, tmp)
-        digest = sha256_file(tmp)
-    write_text(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
 
 
 def read_shard(path: str | Path) -> dict[str, Any]:
@@ -47,20 +47,21 @@ def read_shard(path: str | Path) -> dict[str, Any]:
     import torch
 
     path = Path(path)
-    side = path.with_name(path.name + ".sha256")
-    if not path.is_file() or not side.is_file():
+    digests = sidecar_digests(path)
+    if not path.is_file() or not digests:
         raise InputError(path, "latent shard or its .sha256 is missing")
-    if sha256_file(path) != side.read_text().split()[0]:
+    if sha256_file(path) not in digests:
         raise InputError(path, "latent shard sha256 mismatch (corrupt or replaced)")
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def shard_complete(path: str | Path, keys: Sequence[str]) -> bool:
-    """True when the shard exists, verifies, and holds exactly ``keys`` (so it can be skipped)."""
+def shard_complete(path: str | Path, keys: Sequence[str], depends: str = "") -> bool:
+    """True when the shard exists, verifies, holds exactly ``keys`` and was made from ``depends``."""
     try:
-        return read_shard(path)["keys"] == list(keys)
+        obj = read_shard(path)
     except InputError:
         return False
+    return obj["keys"] == list(keys) and obj.get("depends", "") == depends
 
 
 class LatentStore:

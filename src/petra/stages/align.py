@@ -19,15 +19,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_identity_args(parser)
 
 
-def aligned_png(cfg: Mapping[str, Any], frame_path: str, identity: str) -> "Path":
-    """Where the crop of a frame goes: the frame's path with aligned/ for frames/."""
-    from pathlib import Path
+def aligned_png(cfg: Mapping[str, Any], identity: str, video: str, time_s: float) -> "Path":
+    """Where the crop of a frame goes: derived from (identity, video, time), like the frame itself."""
+    from ..data.layout import frame_file
 
-    from ..data.layout import stage_dir
-
-    fdir, adir = stage_dir(cfg, "frames", identity), stage_dir(cfg, "align", identity)
-    fp = Path(frame_path)
-    return adir / fp.relative_to(fdir) if fp.is_relative_to(fdir) else adir / fp.name
+    return frame_file(cfg, "align", identity, video, time_s)
 
 
 def run_align(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
@@ -57,8 +53,8 @@ def run_align(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
             clean_temporaries(stage_dir(cfg, "align", ident))
         rows, rejects = [], []
         for f in tqdm(frames.itertuples(), total=len(frames), desc=f"align {sh}", unit="frame", disable=None):
-            png = aligned_png(cfg, f.frame_path, f.identity)
-            rec = align_frame(f.frame_path, png, lmk, ac["size"])
+            png = aligned_png(cfg, f.identity, f.video, f.time_s)
+            rec = align_frame(f.frame_path, png, lmk, ac)
             if "reject" in rec:
                 rejects.append({"path": f.frame_path, "stage": "align", "reason": rec["reject"]})
                 continue

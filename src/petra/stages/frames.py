@@ -21,7 +21,7 @@ def run_frames(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
     from tqdm import tqdm
 
     from ..data.frames import extract_video
-    from ..data.layout import clean_temporaries, safe_name, stage_dir, stage_rejects, stage_table
+    from ..data.layout import clean_temporaries, clip_dir, stage_rejects, stage_table
 
     fc = cfg["frames"]
     listing = read_listing(cfg)
@@ -31,11 +31,10 @@ def run_frames(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
         rows, rejects = [], []
         vids = listing[listing["identity"].isin(ids)]
         for v in tqdm(vids.itertuples(), total=len(vids), desc=f"frames {sh}", unit="video", disable=None):
-            out = stage_dir(cfg, "frames", v.identity)
+            out = clip_dir(cfg, "frames", v.identity, v.video)
             clean_temporaries(out)
             try:
-                frames = extract_video(v.path, out / safe_name(v.video.split("/")[-1]), fc["interval_s"],
-                                       fc["max_per_video"], fc.get("max_side"))
+                frames = extract_video(v.path, out, fc)
             except InputError as err:
                 rejects.append({"path": v.path, "stage": "frames", "reason": err.reason})
                 continue

@@ -2,14 +2,21 @@
 
     petra transfer --target IMG --driving IMG|VIDEO --out IMG|VIDEO
                    [--mode relative|absolute] [--expression-scale X] [--size 256|512] [--no-paste-back]
+                   [--face-index N] [--driving-face-index N] [--strict]
 
 The output is the target photo with the transferred face pasted back (default) or
 the aligned crop (``--no-paste-back``). A driving video is read twice: first its
 landmarks (tracked and One-Euro smoothed), from which the driver's neutral face over
 the whole clip is estimated (relative mode's reference), then it is streamed frame by
 frame into an H.264 file that keeps the driving video's audio. A single driving
-image uses absolute mode unless told otherwise, and says so on stderr. Bad input (missing file, not an image/video, no face) ends in one
-line naming the file and the reason, and exit status 2.
+image uses absolute mode unless told otherwise, and says so on stderr.
+
+Bad input (missing file, not an image/video, no face, an output that is an input or
+cannot be written) ends in one line naming the file and the reason, and exit status 2,
+before any work. Photos are read upright (EXIF orientation); with several faces the
+largest is used unless an index is given, and one line says which and how many; a
+partly undecodable driving video gives a warning with frame counts (an error with
+``--strict``).
 """
 from __future__ import annotations
 
@@ -20,11 +27,12 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import InputError
 from petra.config import load
-from petra.media import read_image
-from petra.io import write_image
-from petra.video import VideoWriter, iter_frames, probe
+from petra.errors import InputError, require_file
+from petra.io import clean_temporaries, write_image
+from petra.media import MIN_SIDE, read_image, too_small
+from petra.outputs import check_output
+from petra.video import VideoWriter, expected_frames, iter_frames, probe
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXT = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
@@ -44,6 +52,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="multiply the transferred expression (1 = as the driver does it)")
     parser.add_argument("--size", type=int, choices=[256, 512], default=None, help="aligned crop side")
     parser.add_argument("--no-paste-back", action="store_true", help="write the aligned crop only")
+    parser.add_argument("--face-index", type=int, default=None, metavar="N",
+                        help="target face to use, numbered from 0 left to right (default: the largest)")
+    parser.add_argument("--driving-face-index", type=int, default=None, metavar="N",
+                        help="driving face to follow, numbered from 0 left to right where it is first seen "
+                             "(default: the largest)")
+    parser.add_argument("--strict", action="store_true",
+                        help="a partly undecodable driving video is an error (default: a warning)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -51,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
     cfg = load(args.params, args.profile)
     summary = run_transfer(cfg, args.target, args.driving, args.out, mode=args.mode, size=args.size,
                            paste_back=False if args.no_paste_back else None,
-                           expression_scale=args.expression_scale)
+                           expression_scale=args.expression_scale, face_index=args.face_index,
+                           driving_face_index=args.driving_face_index, strict=args.strict)
     print(json.dumps(summary))
     return 0
 
@@ -66,36 +82,46 @@ def _is_video(path: Path) -> bool:
     import cv2
     import numpy as np
 
-    if not path.exists():
-        raise InputError(path, "file not found")
     head = np.fromfile(str(path), dtype=np.uint8, count=1 << 20)
     return cv2.imdecode(head, cv2.IMREAD_UNCHANGED) is None
 
 
 def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path, out: str | Path,
                  mode: str | None = None, size: int | None = None, paste_back: bool | None = None,
-                 expression_scale: float | None = None) -> dict[str, Any]:
-    """Transfer ``driving`` onto ``target`` and write ``out``; returns a summary dict."""
+                 expression_scale: float | None = None, face_index: int | None = None,
+                 driving_face_index: int | None = None, strict: bool = False) -> dict[str, Any]:
+    """Transfer ``driving`` onto ``target`` and write ``out``; returns a summary dict.
+
+    Everything that can be checked without the work is checked first: both inputs are
+    readable files, the output is of the right kind, is neither input and can be written.
+    """
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     target, driving, out = Path(target), Path(driving), Path(out)
     mc = MeshConfig.from_params(cfg, mode=mode, size=size, paste_back=paste_back, expression_scale=expression_scale)
-    timg = read_image(target)
-    if not driving.exists():
-        raise InputError(driving, "file not found")
+    require_file(target, "an image")
+    require_file(driving, "an image or a video")
+    check_output(out, [target, driving])
     video = _is_video(driving)
     out_ext = out.suffix.lower()
     if video and out_ext not in OUT_VIDEO_EXT:
         raise InputError(out, f"a driving video needs a video output ({', '.join(sorted(OUT_VIDEO_EXT))})")
     if not video and out_ext not in OUT_IMAGE_EXT:
         raise InputError(out, f"a driving image needs an image output ({', '.join(sorted(OUT_IMAGE_EXT))})")
+    left = clean_temporaries(out.parent, of=out.name)
+    if left:
+        print(f"petra transfer: removed {len(left)} temporary file(s) an interrupted run left for {out}", file=sys.stderr)
+    timg = read_image(target)
+    info = _check_video(driving) if video else None
     t0 = time.perf_counter()
-    tr = Transfer(timg, mc, video=video, path=str(target))
+    tr = Transfer(timg, mc, video=video, path=str(target), face_index=face_index,
+                  driving_face_index=driving_face_index)
+    _say_choice(tr.target_choice, target, "--face-index")
     if not video and mc.mode == "auto":
         print(f"petra transfer: {driving}: a single driving image uses absolute mode "
               "(its expression replaces the target's; --mode relative to override)", file=sys.stderr)
     try:
-        n = _run_video(tr, driving, out) if video else _run_image(tr, driving, out)
+        n = _run_video(tr, driving, out, info, strict) if video else _run_image(tr, driving, out)
     finally:
         tr.close()
     dt = time.perf_counter() - t0
@@ -105,6 +131,21 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
     return summary
 
 
+def _say_choice(choice: Any, path: Path, option: str) -> None:
+    """One line when a picture shows several faces: which one is used, how many were found."""
+    if choice is not None and choice.count > 1:
+        print(f"petra transfer: {choice.describe(str(path), option)}", file=sys.stderr)
+
+
+def _check_video(driving: Path) -> Any:
+    """Probe the driving video; frames too small for a face are refused here, not as "no face"."""
+    info = probe(driving)
+    w, h = info.size
+    if min(w, h) < MIN_SIDE:
+        raise InputError(driving, too_small(w, h))
+    return info
+
+
 def _pick(o: Any) -> Any:
     return o.full if o.full is not None else o.crop
 
@@ -112,26 +153,30 @@ def _pick(o: Any) -> Any:
 def _run_image(tr: Any, driving: Path, out: Path) -> int:
 
     dimg = read_image(driving)
-    write_image(out, _pick(tr.drive(dimg, path=str(driving))))
+    img = _pick(tr.drive(dimg, path=str(driving)))
+    _say_choice(tr.driving_choice, driving, "--driving-face-index")
+    write_image(out, img)
     return 1
 
 
-def _run_video(tr: Any, driving: Path, out: Path) -> int:
+def _run_video(tr: Any, driving: Path, out: Path, info: Any, strict: bool) -> int:
     from tqdm import tqdm
 
+    def warn(message: str) -> None:
+        tqdm.write(f"petra transfer: warning: {message}", file=sys.stderr)
 
-    info = probe(driving)
     n = 0
     writer: VideoWriter | None = None
-    total = int(round(info.duration * info.fps)) if getattr(info, "duration", None) and info.fps else None
-    pts = tr.clip_landmarks(tqdm(iter_frames(driving), total=total, desc="landmarks", unit="frame", leave=False),
-                            str(driving))
+    total = expected_frames(info)
+    frames = iter_frames(driving, strict=strict, on_partial=warn)  # a partly undecodable clip is found here
+    pts = tr.clip_landmarks(tqdm(frames, total=total, desc="landmarks", unit="frame", leave=False), str(driving))
+    _say_choice(tr.driving_choice, driving, "--driving-face-index")
     if tr.mode == "relative":
         tr.analyse(pts)
     first = next(i for i, p in enumerate(pts) if p is not None)
     try:
-        for i, (t, frame) in enumerate(tqdm(iter_frames(driving), total=total, desc="transfer", unit="frame",
-                                            leave=False)):
+        for i, (t, frame) in enumerate(tqdm(iter_frames(driving, on_partial=None), total=total, desc="transfer",
+                                            unit="frame", leave=False)):
             if i >= len(pts):
                 break
             # frames before the first face show the target as it is

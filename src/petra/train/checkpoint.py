@@ -4,7 +4,9 @@ A checkpoint is ``<run>/checkpoints/ckpt-<step:08d>.pt`` holding a dict of plain
 containers and tensors (so ``torch.load(weights_only=True)`` reads it):
 ``{'parts': {'E_m': sd, 'M': sd, ...}, 'optimizer': sd | None, 'step': int,
 'config_json': str, 'format': 'petra-train-1'}``. A ``.sha256`` file beside it
-records its digest; loading checks it, so a truncated or swapped file fails loudly.
+records its digest; loading checks it, so a truncated or swapped file fails loudly. The
+file and its sidecar change together (:func:`petra.io.atomic_path_with_sidecar`): a kill
+while a checkpoint is rewritten leaves the old or the new one, each accepted by the sidecar.
 """
 from __future__ import annotations
 
@@ -15,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..io import atomic_path, write_text
-from ..io import sha256_file
+from ..io import atomic_path_with_sidecar, sha256_file, sidecar, sidecar_digests
 
 FORMAT = "petra-train-1"
 _NAME = re.compile(r"^ckpt-(\d{8})\.pt$")
@@ -39,7 +40,7 @@ def save_checkpoint(
     optimizer: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically, then its ``.sha256`` sidecar."""
+    """Write a checkpoint and its ``.sha256`` sidecar atomically, together."""
     import torch
 
     path = Path(path)
@@ -51,10 +52,8 @@ def save_checkpoint(
         "config_json": json.dumps(config, sort_keys=True, default=str),
         "extra": dict(extra or {}),
     }
-    with atomic_path(path) as tmp:
+    with atomic_path_with_sidecar(path) as tmp:
         torch.save(obj, tmp)
-        digest = sha256_file(tmp)
-    write_text(path.with_name(path.name + ".sha256"), f"{digest}  {path.name}\n")
     return path
 
 
@@ -65,13 +64,12 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "checkpoint not found")
-    side = path.with_name(path.name + ".sha256")
-    if not side.is_file():
-        raise InputError(path, f"no {side.name} beside the checkpoint; refusing to load an unverified file")
-    expected = side.read_text().split()[0]
+    expected = sidecar_digests(path)
+    if not expected:
+        raise InputError(path, f"no {sidecar(path).name} beside the checkpoint; refusing to load an unverified file")
     actual = sha256_file(path)
-    if actual != expected:
-        raise InputError(path, f"sha256 mismatch (file {actual[:12]}…, recorded {expected[:12]}…): corrupt or replaced")
+    if actual not in expected:
+        raise InputError(path, f"sha256 mismatch (file {actual[:12]}…, recorded {expected[0][:12]}…): corrupt or replaced")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
@@ -96,7 +94,7 @@ def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     out = []
     for p in d.glob("ckpt-*.pt") if d.is_dir() else []:
         m = _NAME.match(p.name)
-        if m and p.with_name(p.name + ".sha256").is_file():
+        if m and sidecar(p).is_file():
             out.append((int(m.group(1)), p))
     return sorted(out)
 

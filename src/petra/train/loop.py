@@ -16,7 +16,9 @@ at the end). With ``selection: val_loss`` (the released code) it also keeps
 ``checkpoints/best.pt``, rewritten whenever the total validation loss improves.
 An interrupted run restarted with the same arguments continues
 from its last checkpoint and sees the same batches (the sampler is a function
-of (seed, step)).
+of (seed, step)); its logs are cut back to that checkpoint, so the finished run's
+weights and loss history equal an uninterrupted run's. A checkpoint made with other
+params (anything but ``steps``) is not resumed: the run starts over.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ import torch
 from petra.device import resolve_device  # noqa: F401  (re-exported)
 from petra.train.options import TrainOptions  # noqa: F401  (re-exported)
 
-from ..io import write_json
+from ..io import clean_temporaries, sidecar, write_json, write_text
 from . import checkpoint as ckpt
 from .recipe import Recipe
 from .sampler import PairSampler
@@ -109,6 +111,7 @@ def setup(
     run_dir = Path(run_dir)
     rank, world = _init_distributed()
     if rank == 0:
+        clean_temporaries(run_dir, recursive=True)  # what a killed run left (checkpoint temporaries)
         write_json(run_dir / "training_options.json", {"options": asdict(opts), "params": dict(params), "config": dict(cfg)})
     torch.manual_seed(opts.seed)
     device = resolve_device(opts.device)
@@ -131,10 +134,15 @@ def setup(
     state = TrainState(cfg, params, opts, run_dir, recipe, optimizer, sampler, val_sampler, device,
                        rank=rank, world_size=world, tracker=tracker, log=log)
 
-    # 4. resume
+    # 4. resume (only what these params made), logs cut back to the checkpoint
     latest = ckpt.latest_checkpoint(run_dir) if resume else None
-    if latest is not None:
-        obj = ckpt.load_checkpoint(latest, map_location=device)
+    obj = ckpt.load_checkpoint(latest, map_location=device) if latest is not None else None
+    if obj is not None and not _same_params(obj["config"].get("params", {}), params):
+        log(f"train: {latest} was made with other params; starting {opts.variant} over")
+        if rank == 0:
+            _discard_run(run_dir)
+        obj = None
+    if obj is not None:
         recipe.load_state_dict(obj["parts"])
         if obj.get("optimizer") is not None:
             optimizer.load_state_dict(obj["optimizer"])
@@ -142,7 +150,46 @@ def setup(
         state.history = list(obj.get("extra", {}).get("history", []))
         state.best_val = obj.get("extra", {}).get("best_val")
         log(f"train: resumed {opts.variant} from {latest.name} (step {state.step})")
+    if rank == 0:
+        _cut_logs(run_dir, state.step, state.history)
     return state
+
+
+def _same_params(saved: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """Whether a checkpoint's params are these (``steps`` may grow: training continues)."""
+    def norm(p: Mapping[str, Any]) -> str:
+        return json.dumps({k: v for k, v in dict(p).items() if k != "steps"}, sort_keys=True, default=str)
+
+    return norm(saved) == norm(params)
+
+
+def _discard_run(run_dir: Path) -> None:
+    """Remove the checkpoints and logs of a run made with other params (all written by petra)."""
+    for _, p in ckpt.list_checkpoints(run_dir):
+        p.unlink()
+        sidecar(p).unlink(missing_ok=True)
+    for name in ("metrics.jsonl", "val.jsonl", "summary.json"):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _cut_logs(run_dir: Path, step: int, history: list[dict[str, float]]) -> None:
+    """Make the jsonl logs what they were at ``step`` (rows after the checkpoint would repeat)."""
+    def read(path: Path) -> list[dict[str, Any]]:
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:  # a line cut by a kill
+                continue
+        return out
+
+    rows = {"metrics.jsonl": history}
+    val = run_dir / "val.jsonl"
+    if val.is_file():
+        rows["val.jsonl"] = [r for r in read(val) if r.get("step", 0) <= step]
+    for name, keep in rows.items():
+        if keep or (run_dir / name).exists():
+            write_text(run_dir / name, "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep))
 
 
 def validate(state: TrainState) -> dict[str, float]:

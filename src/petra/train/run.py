@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from petra.io import write_json
+from petra.io import sidecar, write_json
 
 
 def run_dir(cfg: Mapping[str, Any], method: str) -> Path:
@@ -55,19 +55,13 @@ def run_train(
 
 def _log_checkpoint(run_id: str, run_dir: Path) -> None:
     """Store the latest checkpoint (and its sha256) with the method's MLflow run."""
-    from mlflow.tracking import MlflowClient
-
     from petra import tracking
 
     from .checkpoint import latest_checkpoint
 
     path = latest_checkpoint(run_dir)
-    if path is None:
-        return
-    client = MlflowClient(tracking_uri=tracking.tracking_uri())
-    for f in (path, path.with_name(path.name + ".sha256")):
-        if f.is_file():
-            client.log_artifact(run_id, str(f), "checkpoints")
+    if path is not None:
+        tracking.log_artifacts(run_id, [path, sidecar(path)], "checkpoints")
 
 
 def log_training_run(cfg: Mapping[str, Any], method: str, params: Mapping[str, Any], out: Path) -> str:
@@ -89,15 +83,6 @@ def log_training_run(cfg: Mapping[str, Any], method: str, params: Mapping[str, A
         metrics=final, artifacts=[out / "training_options.json", out / "metrics.jsonl", out / "val.jsonl"],
         tags={"stage": "train", "profile": cfg["profile"]},
     )
-    import time as _t
-
-    from mlflow.entities import Metric
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=tracking.tracking_uri())
-    now = int(_t.time() * 1000)
-    metrics = [Metric(tracking.metric_key(prefix + k), float(v), now, int(r["step"]))
-               for prefix, rs in (("train_", hist), ("", val)) for r in rs for k, v in r.items() if k != "step"]
-    for i in range(0, len(metrics), 500):
-        client.log_batch(run_id, metrics=metrics[i : i + 500])
+    tracking.log_history(run_id, [(prefix + k, v, r["step"]) for prefix, rs in (("train_", hist), ("", val))
+                                  for r in rs for k, v in r.items() if k != "step"])
     return run_id

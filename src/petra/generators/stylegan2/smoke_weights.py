@@ -16,22 +16,19 @@ Each file gets a ``.sha256`` sidecar; the same profile always yields the same by
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from petra.io import atomic_path, write_text
+from petra.io import atomic_path_with_sidecar, verified
 from .parts import n_latent, smoke_file
 
 
 def _save(obj: Any, path: Path) -> None:
     import torch
 
-    with atomic_path(path) as tmp:
+    with atomic_path_with_sidecar(path) as tmp:
         torch.save(obj, tmp)
-        h = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    write_text(path.with_name(path.name + ".sha256"), f"{h}  {path.name}\n")
 
 
 def build_smoke_weights(cfg: Mapping[str, Any], force: bool = False, log: Any = print,
@@ -88,7 +85,4 @@ def build_smoke_weights(cfg: Mapping[str, Any], force: bool = False, log: Any = 
 
 
 def _verified(path: Path) -> bool:
-    side = path.with_name(path.name + ".sha256")
-    if not path.is_file() or not side.is_file():
-        return False
-    return hashlib.sha256(path.read_bytes()).hexdigest() == side.read_text().split()[0]
+    return verified(path)

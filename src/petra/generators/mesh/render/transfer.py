@@ -26,7 +26,7 @@ import numpy as np
 from petra.errors import NoFaceError
 from petra.geometry.canonical import DLIB68_FROM_MESH
 from petra.geometry.driver import DriverMotion, Framing, clamp_turn, neutral_face
-from petra.geometry.facemesh import FaceMesh
+from petra.geometry.facemesh import MAX_FACES, FaceChoice, FaceMesh, FaceTracker, choose_face
 from petra.geometry.motion import FaceParams, compose_mesh, fit_face
 from .composite import border_feather, motion_mask, paste_back
 from .filters import OneEuroFilter, make_filter
@@ -95,12 +95,14 @@ class Transfer:
     video: bool = False                        # track landmarks and smooth them between calls
     path: str = "<target>"
     aligned: bool = False                      # target is already an aligned crop of cfg.size
+    face_index: int | None = None              # target face, left to right (None: the largest)
+    driving_face_index: int | None = None      # driving face, left to right (None: the largest)
 
     def __post_init__(self) -> None:
         from petra.data.ffhq import align_face
 
-        with FaceMesh(static=True) as fm:
-            pts = fm.detect(self.target, self.path)
+        with FaceMesh(static=True, max_faces=MAX_FACES) as fm:
+            pts, self.target_choice = choose_face(fm.detect_all(self.target, self.path), self.face_index, self.path)
         if self.aligned:
             self.crop, self.src_to_crop = self.target, np.array([[1.0, 0, 0], [0, 1.0, 0]])
             self.crop_pts = pts
@@ -115,7 +117,7 @@ class Transfer:
         self._warned_turn = False
         self._fits: dict[int, tuple[np.ndarray, FaceParams]] = {}  # analyse()'s fits, by id of the points
         self._drv_align: np.ndarray | None = None  # driving image -> its aligned frame (2x3)
-        self._tracker = FaceMesh(static=not self.video)
+        self._tracker = FaceTracker(static=not self.video, index=self.driving_face_index)
         self._filter: OneEuroFilter | None = make_filter(
             self.cfg.smoothing if self.video else "none", self.cfg.min_cutoff, self.cfg.beta, self.cfg.d_cutoff)
         self._last_pts: np.ndarray | None = None
@@ -130,6 +132,11 @@ class Transfer:
         if self.cfg.mode != "auto":
             return self.cfg.mode
         return "relative" if self.video else "absolute"
+
+    @property
+    def driving_choice(self) -> FaceChoice | None:
+        """Which driving face is followed (after the first driving frame with a face)."""
+        return self._tracker.choice
 
     def close(self) -> None:
         self._tracker.close()
