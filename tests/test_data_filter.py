@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from petra.data.pose_filter import alignment_roll, hopenet_path, pose_reject_reason
+from petra.data.pose_filter import alignment_roll, pose_reject_reason
 
 
 def test_reject_reasons_follow_the_limits():
@@ -27,9 +27,26 @@ def test_alignment_roll_is_the_in_plane_angle_of_the_face():
     assert alignment_roll((lm - 200) @ rot.T + 200) == pytest.approx(20.0)
 
 
-def test_hopenet_weights_default_location():
-    cfg = {"filter": {"hopenet_weights": None}, "paths": {"models": "models"}}
-    assert str(hopenet_path(cfg)) == "models/weights/hopenet_robust_alpha1.pkl"
+def test_hopenet_backend_takes_its_file_from_the_registry_and_checks_it(tmp_path, monkeypatch):
+    """No silent switch: `hopenet` without its file fails naming it; with a file whose sha256 differs
+    from the registry's it fails too (the estimator is never chosen because a file happens to exist)."""
+    from petra import weights
+    from petra.data.pose_filter import make_estimator
+    from petra.errors import MissingWeightsError, PetraError
+
+    cfg = {"filter": {"backend": "hopenet", "hopenet_weights": None}, "paths": {"models": str(tmp_path)}}
+    with pytest.raises(MissingWeightsError, match="hopenet_robust_alpha1.pkl"):
+        make_estimator(cfg)
+    bad = tmp_path / "weights" / "hopenet_robust_alpha1.pkl"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not the released file")
+    import dataclasses
+
+    # the registry's HopeNet hash is recorded on first fetch; give it one to check against
+    entry = dataclasses.replace(weights.entry("hopenet"), sha256="0" * 64)
+    monkeypatch.setattr(weights, "REGISTRY", {**weights.REGISTRY, "hopenet": entry})
+    with pytest.raises(PetraError, match="sha256"):
+        make_estimator(cfg)
 
 
 def test_mesh_backend_on_aligned_fixture_crops_and_their_mirror(fixtures_dir):

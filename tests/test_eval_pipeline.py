@@ -1,6 +1,8 @@
 """pairs → evaluate → report on a small manifest built in tmp_path from sample clips."""
 from __future__ import annotations
 
+from petra import paths
+
 from pathlib import Path
 
 import numpy as np
@@ -77,22 +79,20 @@ def test_pairs_use_test_identities_only_and_are_reproducible(cfg, manifest, tmp_
 
 @pytest.fixture(scope="module")
 def evaluated(cfg, manifest):
-    from petra import config
     from petra.stages.evaluate import run_evaluate
     from petra.stages.pairs import run_pairs
 
-    pairs = config.data_path(cfg, "eval", "pairs.parquet")
+    pairs = paths.pairs_path(cfg)
     run_pairs(cfg, manifest, pairs)
     for m in evaluated_methods(cfg):
-        run_evaluate(cfg, m, pairs, config.data_path(cfg, "eval", f"{m}.parquet"), config.data_path(cfg, "eval", m))
+        run_evaluate(cfg, m, pairs, paths.eval_frames(cfg, m), paths.eval_outputs(cfg, m))
     return pairs
 
 
 def test_reference_rows_bracket_the_metrics(cfg, evaluated):
-    from petra import config
 
-    tgt = pd.read_parquet(config.data_path(cfg, "eval", "copy-target.parquet"))
-    drv = pd.read_parquet(config.data_path(cfg, "eval", "copy-driving.parquet"))
+    tgt = pd.read_parquet(paths.eval_frames(cfg, "copy-target"))
+    drv = pd.read_parquet(paths.eval_frames(cfg, "copy-driving"))
     assert len(tgt) == len(drv) == len(pd.read_parquet(evaluated))
     # copy-driving: output = driving frame, so pose errors vanish and ratios match exactly
     assert drv["pose_yaw_ae_mesh"].max() == 0.0 and (drv["ear_left_out_dlib"] == drv["ear_left_drv_dlib"]).all()
@@ -106,19 +106,18 @@ def test_reference_rows_bracket_the_metrics(cfg, evaluated):
     selft = tgt[tgt["kind"] == "self"]
     assert (selft["l1"] > 0).all() and (selft["lpips_alex"] > 0.01).all()
     out = Path(tgt["output_path"].iloc[0])
-    assert out.is_file() and out.parent == config.data_path(cfg, "eval", "copy-target")
+    assert out.is_file() and out.parent == paths.eval_outputs(cfg, "copy-target")
 
 
 def test_report_writes_table_figures_and_mlflow_runs(cfg, evaluated, manifest, tmp_path, monkeypatch):
     import mlflow
 
-    from petra import config
     from petra.stages.report import run_report
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)  # tracking.py puts artifacts under ./mlruns
-    evals = [config.data_path(cfg, "eval", f"{m}.parquet") for m in evaluated_methods(cfg)]
-    out = config.reports_path(cfg)
+    evals = [paths.eval_frames(cfg, m) for m in evaluated_methods(cfg)]
+    out = paths.reports_path(cfg)
     table = run_report(cfg, evals, evaluated, manifest, out)
     assert list(table["method"]) == ["copy-target", "copy-driving"]
     t = table.set_index("method")
@@ -143,11 +142,10 @@ def test_report_writes_table_figures_and_mlflow_runs(cfg, evaluated, manifest, t
 
 
 def test_same_params_give_the_same_per_frame_table(cfg, evaluated, tmp_path):
-    from petra import config
     from petra.stages.evaluate import run_evaluate
 
     again = run_evaluate(cfg, "copy-target", evaluated, tmp_path / "again.parquet", None)
-    first = pd.read_parquet(config.data_path(cfg, "eval", "copy-target.parquet"))
+    first = pd.read_parquet(paths.eval_frames(cfg, "copy-target"))
     pd.testing.assert_frame_equal(again.drop(columns="output_path"), first.drop(columns="output_path"))
 
 
@@ -178,7 +176,7 @@ def test_a_generator_registered_through_the_registry_only_is_evaluated_and_repor
                                                                                     tmp_path, monkeypatch):
     """Extensibility: a new generator is its module + one register() call; pairs, evaluation and the
     report need no other change."""
-    from petra import config, generators
+    from petra import generators
     from petra.stages.evaluate import run_evaluate
     from petra.stages.report import run_report
 
@@ -188,9 +186,9 @@ def test_a_generator_registered_through_the_registry_only_is_evaluated_and_repor
     try:
         assert generators.parse("toy-still") == generators.Method("toy-still", "toy", "handmade", "still")
         c = {**cfg, "evaluate": {**cfg["evaluate"], "methods": ["copy-target", "toy-still"]}}
-        out = config.data_path(c, "eval", "toy-still.parquet")
+        out = paths.eval_frames(c, "toy-still")
         run_evaluate(c, "toy-still", evaluated, out, None)
-        table = run_report(c, [config.data_path(c, "eval", "copy-target.parquet"), out], evaluated, manifest,
+        table = run_report(c, [paths.eval_frames(c, "copy-target"), out], evaluated, manifest,
                            tmp_path / "reports").set_index("method")
     finally:
         generators.unregister("toy")

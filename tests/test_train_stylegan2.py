@@ -129,7 +129,7 @@ def test_select_takes_the_best_validation_checkpoint_for_released_variants(setup
     import json
 
     from petra.train import checkpoint as ckpt
-    from petra.train.run import run_dir
+    from petra.paths import run_dir
     from petra.train.select import run_select
 
     cfg, root, df = setup

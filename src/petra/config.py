@@ -210,13 +210,3 @@ def validate(cfg: Mapping[str, Any]) -> None:
         where = "/".join(str(p) for p in err.absolute_path) or "<root>"
         section = str(err.absolute_path[0]) if err.absolute_path else "<root>"
         raise PetraError(f"params: section {section}: {where}: {err.message}") from None
-
-
-def data_path(cfg: Mapping[str, Any], *parts: str) -> Path:
-    """A path under the profile's data folder (``paths.data``)."""
-    return Path(cfg["paths"]["data"]).joinpath(*parts)
-
-
-def reports_path(cfg: Mapping[str, Any], *parts: str) -> Path:
-    """A path under the profile's reports folder (``paths.reports``)."""
-    return Path(cfg["paths"]["reports"]).joinpath(*parts)

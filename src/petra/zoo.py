@@ -14,6 +14,7 @@ from typing import Any
 from petra import weights
 from petra.errors import MissingWeightsError
 from petra.io import sha256_file, verified
+from petra.paths import smoke_weights_dir
 
 SMOKE_FILES = {
     "generator": "smoke_stylegan2_{size}.pt",
@@ -27,7 +28,7 @@ SMOKE_FILES = {
 def smoke_file(cfg: Mapping[str, Any], key: str) -> Path:
     extra = {"opengraphau": opengraphau_backbone(cfg)} if key == "opengraphau" else {}
     name = SMOKE_FILES[key].format(size=cfg["stylegan2"]["size"], **extra)
-    return Path(cfg["paths"]["models"]) / "weights" / "smoke" / name
+    return smoke_weights_dir(cfg) / name
 
 
 def opengraphau_backbone(cfg: Mapping[str, Any]) -> str:

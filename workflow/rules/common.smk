@@ -1,8 +1,10 @@
 # Glue shared by all rules: the resolved, schema-checked config and input functions.
 import os
+import re
 
 import petra.config
 import petra.generators as registry
+import petra.paths
 
 # `configfile: params.yaml` gave the raw file (plus any --config overrides);
 # resolve the selected profile over the defaults and validate it, in place.
@@ -14,6 +16,15 @@ PROFILE = config["profile"]
 DATA = config["paths"]["data"]
 REPORTS = config["paths"]["reports"]
 MODELS = config["paths"]["models"]
+
+
+def P(name, *args, file=None):
+    """An artifact path from petra.paths (the one place paths are built), as a string for the rules;
+    wildcards like "{method}" pass through. ``file`` names a file inside a folder path."""
+    path = getattr(petra.paths, name)(config, *args)
+    return str(path / file if file else path)
+
+
 # Every `petra` call names the params file and profile it runs with. Shell commands quote
 # every path (`{input.x:q}`): a data folder with a space in its name must work.
 import shlex
@@ -56,8 +67,8 @@ def manifest_inputs(wildcards):
     return {
         "listing": checkpoints.ingest.get().output.videos,
         "ingest_rejects": checkpoints.ingest.get().output.rejects,
-        "poses": [f"{DATA}/filter/_shards/{s}.parquet" for s in shards],
-        "rejects": [f"{DATA}/{d}/_shards/{s}.rejects.parquet" for d in ("frames", "aligned", "filter") for s in shards],
+        "poses": [P("stage_table", "filter", s) for s in shards],
+        "rejects": [P("stage_rejects", d, s) for d in ("frames", "align", "filter") for s in shards],
     }
 
 
@@ -94,12 +105,12 @@ def eval_method_params(wildcards):
 def eval_method_inputs(wildcards):
     """The pair list plus what the method needs on disk (selected checkpoint, codes, weights)."""
     m = registry.parse(wildcards.method, config)
-    inputs = {"pairs": f"{DATA}/eval/pairs.parquet", "evaluator_weights": eval_evaluator_weights()}
+    inputs = {"pairs": P("pairs_path"), "evaluator_weights": eval_evaluator_weights()}
     if m.trained:
-        inputs["model"] = [f"{MODELS}/selected/{m.name}.json"] + train_rule(m).get("select_inputs", [])
+        inputs["model"] = [P("selected_path", m.name)] + train_rule(m).get("select_inputs", [])
     elif m.kind == "baseline":  # sg2-baseline-<encoder>: per-video neutral codes and the encoder
         enc = m.variant.removeprefix("baseline-")
-        inputs["model"] = [f"{DATA}/baseline/{enc}/neutrals.pt", f"{DATA}/baseline/{enc}/frames.parquet"] + \
+        inputs["model"] = [P("baseline_dir", enc, file="neutrals.pt"), P("baseline_dir", enc, file="frames.parquet")] + \
             sg2_weight_files("generator", f"restyle_{enc}")
     elif m.kind == "pretrained":  # a downloaded network (sg2-thesis-released): its file, E_i weights and codes
         r = registry.package(m).pretrained_rule(config, m)
@@ -121,12 +132,15 @@ def eval_evaluator_params():
     return {k: v for k, v in config["evaluate"].items() if k != "methods"}
 
 
+EVAL_METHODS = sorted({re.escape(m) for m in registry.all_methods(config) + registry.evaluated_methods(config)})
+
+
 def eval_inputs():
-    return expand(f"{DATA}/eval/{{method}}.parquet", method=registry.evaluated_methods(config))
+    return expand(P("eval_frames", "{method}"), method=registry.evaluated_methods(config))
 
 
 REPORT_FIGURES = [
-    f"{REPORTS}/figures/{name}.png"
+    P("figure", name)
     for name in ("cross_reenactment", "self_reenactment", "landmark_ratio_retrieval", "metric_curves")
 ]
 
@@ -165,7 +179,7 @@ def _weight_files(names):
 
 def train_inputs(wildcards):
     r = train_rule(wildcards.method)
-    return {"manifest": f"{DATA}/manifests/frames.parquet", **r["inputs"], "weights": _weight_files(r.get("weights", []))}
+    return {"manifest": P("manifest_file"), **r["inputs"], "weights": _weight_files(r.get("weights", []))}
 
 
 def train_params(wildcards):
@@ -173,8 +187,8 @@ def train_params(wildcards):
 
 
 def select_inputs(wildcards):
-    return {"summary": f"{MODELS}/train/{wildcards.method}/summary.json",
-            "manifest": f"{DATA}/manifests/frames.parquet",
+    return {"summary": P("run_dir", wildcards.method, file="summary.json"),
+            "manifest": P("manifest_file"),
             "extra": train_rule(wildcards.method).get("select_inputs", [])}
 
 
@@ -182,13 +196,13 @@ def sg2_targets():
     """Default targets of the StyleGAN2 path (baseline codes; trained methods come in through evaluation)."""
     if config["generator"]["name"] != "stylegan2":
         return []
-    return [f"{DATA}/baseline/{e}/neutrals.pt" for e in config["baseline"]["encoders"]]
+    return [P("baseline_dir", e, file="neutrals.pt") for e in config["baseline"]["encoders"]]
 
 
 def final_targets():
     """What `snakemake` builds by default for the selected profile."""
-    targets = [f"{DATA}/manifests/frames.parquet", f"{DATA}/manifests/rejects.parquet"]
-    targets += [f"{REPORTS}/results.csv", f"{REPORTS}/results.md"]  # eval.smk: pairs -> evaluate -> report
+    targets = [P("manifest_file"), P("manifest_file", "rejects")]
+    targets += [P("results", "csv"), P("results", "md")]  # eval.smk: pairs -> evaluate -> report
     targets += sg2_targets()  # latents.smk/train.smk: selected sg2 checkpoints and baseline codes
     targets += mesh_targets()  # train.smk: trained mesh variants and the random-identity figure
     return targets

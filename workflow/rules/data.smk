@@ -8,8 +8,8 @@ checkpoint ingest:
     input:
         ingest_inputs(),
     output:
-        videos=f"{DATA}/raw/videos.parquet",
-        rejects=f"{DATA}/raw/rejects.parquet",
+        videos=P("listing"),
+        rejects=P("ingest_rejects"),
     log:
         f"{DATA}/logs/ingest.log",
     params:
@@ -23,8 +23,8 @@ rule frames:
     input:
         videos=shard_videos,
     output:
-        table=f"{DATA}/frames/_shards/{{shard}}.parquet",
-        rejects=f"{DATA}/frames/_shards/{{shard}}.rejects.parquet",
+        table=P("stage_table", "frames", "{shard}"),
+        rejects=P("stage_rejects", "frames", "{shard}"),
     log:
         f"{DATA}/logs/frames/{{shard}}.log",
     params:
@@ -35,10 +35,10 @@ rule frames:
 
 rule align:
     input:
-        frames=f"{DATA}/frames/_shards/{{shard}}.parquet",
+        frames=P("stage_table", "frames", "{shard}"),
     output:
-        table=f"{DATA}/aligned/_shards/{{shard}}.parquet",
-        rejects=f"{DATA}/aligned/_shards/{{shard}}.rejects.parquet",
+        table=P("stage_table", "align", "{shard}"),
+        rejects=P("stage_rejects", "align", "{shard}"),
     log:
         f"{DATA}/logs/align/{{shard}}.log",
     params:
@@ -49,10 +49,10 @@ rule align:
 
 rule filter:
     input:
-        aligned=f"{DATA}/aligned/_shards/{{shard}}.parquet",
+        aligned=P("stage_table", "align", "{shard}"),
     output:
-        table=f"{DATA}/filter/_shards/{{shard}}.parquet",
-        rejects=f"{DATA}/filter/_shards/{{shard}}.rejects.parquet",
+        table=P("stage_table", "filter", "{shard}"),
+        rejects=P("stage_rejects", "filter", "{shard}"),
     log:
         f"{DATA}/logs/filter/{{shard}}.log",
     params:
@@ -65,8 +65,8 @@ rule manifest:
     input:
         unpack(manifest_inputs),
     output:
-        frames=f"{DATA}/manifests/frames.parquet",
-        rejects=f"{DATA}/manifests/rejects.parquet",
+        frames=P("manifest_file"),
+        rejects=P("manifest_file", "rejects"),
         summary=f"{DATA}/manifests/summary.json",
     log:
         f"{DATA}/logs/manifest.log",

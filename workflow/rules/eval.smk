@@ -5,9 +5,9 @@
 
 rule pairs:
     input:
-        manifest=f"{DATA}/manifests/frames.parquet",
+        manifest=P("manifest_file"),
     output:
-        pairs=f"{DATA}/eval/pairs.parquet",
+        pairs=P("pairs_path"),
     log:
         f"{DATA}/logs/pairs.log",
     params:
@@ -20,13 +20,13 @@ rule evaluate:
     input:
         unpack(eval_method_inputs),
     output:
-        frames=f"{DATA}/eval/{{method}}.parquet",
-        rejects=f"{DATA}/eval/{{method}}.rejects.parquet",
-        outputs=directory(f"{DATA}/eval/{{method}}"),
+        frames=P("eval_frames", "{method}"),
+        rejects=P("eval_rejects", "{method}"),
+        outputs=directory(P("eval_outputs", "{method}")),
     log:
         f"{DATA}/logs/evaluate/{{method}}.log",
     wildcard_constraints:
-        method=r"(?!pairs$)[A-Za-z0-9_-]+",
+        method="|".join(EVAL_METHODS),  # only registry names: pairs.parquet is no method
     params:
         evaluate=eval_evaluator_params(),
         align={"size": config["align"]["size"]},
@@ -40,11 +40,11 @@ rule evaluate:
 rule report:
     input:
         evals=eval_inputs(),
-        pairs=f"{DATA}/eval/pairs.parquet",
-        manifest=f"{DATA}/manifests/frames.parquet",
+        pairs=P("pairs_path"),
+        manifest=P("manifest_file"),
     output:
-        csv=f"{REPORTS}/results.csv",
-        md=f"{REPORTS}/results.md",
+        csv=P("results", "csv"),
+        md=P("results", "md"),
         per_pair=f"{REPORTS}/per_pair.parquet",
         figures=REPORT_FIGURES,
     log:

@@ -15,11 +15,11 @@ rule smoke_weights:
 
 rule latents:
     input:
-        manifest=f"{DATA}/manifests/frames.parquet",
+        manifest=P("manifest_file"),
         weights=latents_weights,
     output:
-        index=f"{DATA}/latents/{{backend}}/index.parquet",
-        rejects=f"{DATA}/latents/{{backend}}/rejects.parquet",
+        index=P("latents_dir", "{backend}", file="index.parquet"),
+        rejects=P("latents_dir", "{backend}", file="rejects.parquet"),
     log:
         f"{DATA}/logs/latents/{{backend}}.log",
     wildcard_constraints:

@@ -8,7 +8,7 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        summary=f"{MODELS}/train/{{method}}/summary.json",
+        summary=P("run_dir", "{method}", file="summary.json"),
     log:
         f"{MODELS}/logs/train/{{method}}.log",
     wildcard_constraints:
@@ -26,7 +26,7 @@ rule select:
     input:
         unpack(select_inputs),
     output:
-        best=f"{MODELS}/selected/{{method}}.json",
+        best=P("selected_path", "{method}"),
     log:
         f"{MODELS}/logs/select/{{method}}.log",
     wildcard_constraints:
@@ -40,11 +40,11 @@ rule select:
 
 rule baseline:
     input:
-        manifest=f"{DATA}/manifests/frames.parquet",
-        latents=f"{DATA}/latents/{{encoder}}/index.parquet",
+        manifest=P("manifest_file"),
+        latents=P("latents_dir", "{encoder}", file="index.parquet"),
     output:
-        neutrals=f"{DATA}/baseline/{{encoder}}/neutrals.pt",
-        frames=f"{DATA}/baseline/{{encoder}}/frames.parquet",
+        neutrals=P("baseline_dir", "{encoder}", file="neutrals.pt"),
+        frames=P("baseline_dir", "{encoder}", file="frames.parquet"),
     log:
         f"{DATA}/logs/baseline/{{encoder}}.log",
     wildcard_constraints:
@@ -63,15 +63,15 @@ def mesh_targets():
     """Default targets of the mesh path: trained variants and the random-identity figure."""
     if config["generator"]["name"] != "mesh":
         return []
-    return [f"{REPORTS}/figures/random_identities.png"]
+    return [P("figure", "random_identities")]
 
 
 rule latents_mesh:
     input:
-        manifest=f"{DATA}/manifests/frames.parquet",
+        manifest=P("manifest_file"),
     output:
-        index=f"{DATA}/latents/mesh/index.parquet",
-        rejects=f"{DATA}/latents/mesh/rejects.parquet",
+        index=P("latents_dir", "mesh", file="index.parquet"),
+        rejects=P("latents_dir", "mesh", file="rejects.parquet"),
     log:
         f"{DATA}/logs/latents/mesh.log",
     params:
@@ -83,10 +83,10 @@ rule latents_mesh:
 
 rule synth_model:
     input:
-        manifest=f"{DATA}/manifests/frames.parquet",
-        fits=f"{DATA}/latents/mesh/index.parquet",
+        manifest=P("manifest_file"),
+        fits=P("latents_dir", "mesh", file="index.parquet"),
     output:
-        model=f"{MODELS}/synth/identity_model.npz",
+        model=P("synth_model"),
     log:
         f"{MODELS}/logs/synth_model.log",
     params:
@@ -97,9 +97,9 @@ rule synth_model:
 
 rule synth_figure:
     input:
-        model=f"{MODELS}/synth/identity_model.npz",
+        model=P("synth_model"),
     output:
-        figure=f"{REPORTS}/figures/random_identities.png",
+        figure=P("figure", "random_identities"),
     log:
         f"{MODELS}/logs/synth_figure.log",
     params:

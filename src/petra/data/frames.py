@@ -13,7 +13,8 @@ from typing import Any, Mapping
 from ..errors import InputError
 from ..io import write_image
 from ..media import MIN_SIDE, too_small
-from .layout import fingerprint, frame_name, read_record, write_record
+from .layout import fingerprint, read_record, write_record
+from petra.paths import frame_name
 from petra.video import iter_frames
 
 VERSION = 2  # bump when the extraction itself changes (records of older versions are redone)

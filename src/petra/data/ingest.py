@@ -16,6 +16,8 @@ from ..errors import InputError
 from ..io import sha256_file  # noqa: F401  (re-exported: ingest.sha256_file)
 from petra.io import atomic_path
 from petra.video import probe
+from petra.paths import downloads_dir
+from petra.paths import check_identity, safe_name
 
 VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v")
 SAMPLE_SOURCES = Path(__file__).with_name("sample_sources.tsv")
@@ -99,7 +101,6 @@ def download_target(entry: Mapping[str, str], dest_root: Path) -> Path:
     """
     from urllib.parse import urlsplit
 
-    from .layout import check_identity, safe_name
 
     url = (entry.get("url") or "").strip()
     if not url or not entry.get("sha256") or not entry.get("identity"):
@@ -155,7 +156,6 @@ def cap_per_identity(rows: list[dict[str, Any]], max_videos: int, max_identities
 
 def list_source(cfg: Mapping[str, Any], rejects: list[dict[str, str]]) -> list[dict[str, Any]]:
     """Every clip of the configured dataset (before caps and probing), with valid identity labels."""
-    from .layout import check_identity
 
     rows = []
     for r in _list_source(cfg, rejects):
@@ -171,7 +171,7 @@ def list_source(cfg: Mapping[str, Any], rejects: list[dict[str, str]]) -> list[d
 def _list_source(cfg: Mapping[str, Any], rejects: list[dict[str, str]]) -> list[dict[str, Any]]:
     ds = cfg["dataset"]
     src = ds["source"]
-    downloads = Path(cfg["paths"]["data"]) / "raw" / "downloads"
+    downloads = downloads_dir(cfg)
     if src == "mirror":
         mirror = Path(ds.get("mirror") or "")
         if ds.get("mirror") and (mirror / "videos").is_dir():

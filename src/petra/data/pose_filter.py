@@ -1,8 +1,8 @@
 """FFHQ-style pose filter: drop frames whose |yaw| or |pitch| exceeds the limits.
 
-The pose comes from :func:`petra.geometry.headpose.get_head_pose_estimator` (HopeNet
-when its weight file exists, the MediaPipe-mesh estimator otherwise) run on the
-aligned crop. Alignment removes the in-plane rotation, so the frame's roll is the
+The pose comes from the estimator ``filter.backend`` names (``mesh``: MediaPipe's mesh;
+``hopenet``: the thesis's HopeNet, its file from the weight registry, sha256-checked)
+run on the aligned crop; which one is never decided by a file happening to exist. Alignment removes the in-plane rotation, so the frame's roll is the
 crop's roll plus the alignment's rotation angle.
 """
 from __future__ import annotations
@@ -13,21 +13,20 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from petra import weights
+
 from .ffhq import ffhq_quad
 
-HOPENET_FILE = "hopenet_robust_alpha1.pkl"
-
-
-def hopenet_path(cfg: Mapping[str, Any]) -> Path:
-    """Configured HopeNet weights, else ``<paths.models>/weights/hopenet_robust_alpha1.pkl``."""
-    p = cfg["filter"].get("hopenet_weights")
-    return Path(p) if p else Path(cfg["paths"]["models"]) / "weights" / HOPENET_FILE
-
-
 def make_estimator(cfg: Mapping[str, Any]):  # -> HeadPoseEstimator
-    from ..geometry.headpose import get_head_pose_estimator
+    """The configured estimator; ``hopenet`` raises MissingWeightsError (naming the file, its URL and
+    the rule) when the weights are absent and PetraError when their sha256 differs from the registry's."""
+    from petra.geometry.headpose import HopeNetPoseEstimator, MeshPoseEstimator  # lazy: mediapipe / torch
 
-    return get_head_pose_estimator(cfg["filter"]["backend"], hopenet_weights=hopenet_path(cfg))
+    if cfg["filter"]["backend"] == "mesh":
+        return MeshPoseEstimator()
+    given = cfg["filter"].get("hopenet_weights")
+    path, sha = (Path(given), weights.entry("hopenet").sha256) if given else weights.require(cfg, "hopenet", with_sha=True)
+    return HopeNetPoseEstimator(str(path), sha256=sha)
 
 
 def alignment_roll(landmarks_src: np.ndarray) -> float:

@@ -15,15 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ..data.layout import frames_manifest
+from petra.paths import frames_manifest, latents_dir
 from ..errors import InputError
 from ..io import clean_temporaries, rejects_frame, write_parquet
 from . import store
 from petra.media import read_image
-
-
-def latents_dir(cfg: Mapping[str, Any], backend: str) -> Path:
-    return Path(cfg["paths"]["data"]) / "latents" / backend
 
 
 def run_latents(

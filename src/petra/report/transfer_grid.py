@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from petra.config import load, reports_path
+from petra.config import load
+from petra.paths import figure
 from petra.video import iter_frames
 from petra.errors import NoFaceError
 from petra.io import write_image
@@ -49,7 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
 
     cfg = load(args.params, args.profile)
-    out = Path(args.out) if args.out else reports_path(cfg, "figures", "transfer_grid.png")
+    out = Path(args.out) if args.out else figure(cfg, "transfer_grid")
     run_transfer_grid(cfg, out, cell=args.cell)
     print(f"petra transfer-grid: wrote {out}", file=sys.stderr)
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..errors import PetraError
+from petra.paths import listing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,7 +23,6 @@ def add_identity_args(parser: argparse.ArgumentParser) -> None:
 def read_listing(cfg: Mapping[str, Any]) -> "pd.DataFrame":
     import pandas as pd
 
-    from ..data.layout import listing
 
     path = listing(cfg)
     if not path.is_file():

@@ -8,6 +8,7 @@ from ._common import add_identity_args, rel, shards, summary
 from petra.errors import PetraError
 from petra.io import rejects_frame, write_parquet
 from petra.config import load
+from petra.paths import frame_file, stage_dir, stage_rejects, stage_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,7 +22,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def aligned_png(cfg: Mapping[str, Any], identity: str, video: str, time_s: float) -> "Path":
     """Where the crop of a frame goes: derived from (identity, video, time), like the frame itself."""
-    from ..data.layout import frame_file
 
     return frame_file(cfg, "align", identity, video, time_s)
 
@@ -37,7 +37,7 @@ def run_align(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
 
     from ..data.align import align_frame
     from ..data.landmarks import Landmarker
-    from ..data.layout import clean_temporaries, stage_dir, stage_rejects, stage_table
+    from ..data.layout import clean_temporaries
 
     ac = cfg["align"]
     lmk = Landmarker(ac.get("upsample", 1), ac.get("detect_max_side", 320), ac.get("min_face_px", 40))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from petra import config
+from petra import config, paths
 from petra.errors import InputError
 from petra.io import rejects_frame, write_parquet
 
@@ -46,7 +46,7 @@ def run_evaluate(cfg: Mapping[str, Any], method: str, pairs_path: Path, out: Pat
 
 def main(args: argparse.Namespace) -> int:
     cfg = config.load(args.params, args.profile)
-    out = args.out or config.data_path(cfg, "eval", f"{args.method}.parquet")
-    outputs = args.outputs or config.data_path(cfg, "eval", args.method)
-    run_evaluate(cfg, args.method, args.pairs or config.data_path(cfg, "eval", "pairs.parquet"), out, outputs)
+    out = args.out or paths.eval_frames(cfg, args.method)
+    outputs = args.outputs or paths.eval_outputs(cfg, args.method)
+    run_evaluate(cfg, args.method, args.pairs or paths.pairs_path(cfg), out, outputs)
     return 0

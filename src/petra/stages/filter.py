@@ -9,6 +9,7 @@ from petra.errors import InputError, PetraError
 from petra.io import rejects_frame, write_parquet
 from petra.media import read_image
 from petra.config import load
+from petra.paths import stage_rejects, stage_table
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +25,6 @@ def run_filter(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
     import pandas as pd
     from tqdm import tqdm
 
-    from ..data.layout import stage_rejects, stage_table
     from ..data.pose_filter import alignment_roll, make_estimator, pose_reject_reason
 
     fc = cfg["filter"]

@@ -8,6 +8,7 @@ from ._common import add_identity_args, read_listing, rel, shards, summary
 from petra.errors import InputError
 from petra.io import rejects_frame, write_parquet
 from petra.config import load
+from petra.paths import clip_dir, stage_rejects, stage_table
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +22,7 @@ def run_frames(cfg: Mapping[str, Any], shard: Sequence[str] | None = None,
     from tqdm import tqdm
 
     from ..data.frames import extract_video
-    from ..data.layout import clean_temporaries, clip_dir, stage_rejects, stage_table
+    from ..data.layout import clean_temporaries
 
     fc = cfg["frames"]
     listing = read_listing(cfg)

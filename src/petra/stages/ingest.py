@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ._common import rel, summary
 from petra.io import rejects_frame, write_parquet
 from petra.config import load
+from petra.paths import ingest_rejects, listing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +22,7 @@ def run_ingest(cfg: Mapping[str, Any]) -> "pd.DataFrame":
     import pandas as pd
 
     from ..data import ingest
-    from ..data.layout import ingest_rejects, listing, shard_of
+    from ..data.layout import shard_of
 
     rejects: list[dict[str, str]] = []
     rows = ingest.list_source(cfg, rejects)

@@ -9,6 +9,7 @@ from petra.errors import PetraError
 from petra.io import atomic_path, rejects_frame, write_json, write_parquet
 from petra.config import load
 from petra.tracking import log_run
+from petra.paths import ingest_rejects, manifest_dir, stage_rejects, stage_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,7 +25,6 @@ def run_manifest(cfg: Mapping[str, Any], mlflow: bool = True) -> "pd.DataFrame":
     """Assemble the manifest from the shard tables of every data stage (split over all listed identities)."""
     import pandas as pd
 
-    from ..data.layout import ingest_rejects, manifest_dir, stage_rejects, stage_table
     from ..data.manifest import MANIFEST_COLUMNS, reject_counts, split_identities
 
     listing = read_listing(cfg)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from petra import config
+from petra import config, paths
 from petra.errors import InputError
 from petra.io import write_parquet
 
@@ -39,6 +39,6 @@ def run_pairs(cfg: Mapping[str, Any], manifest: Path, out: Path) -> pd.DataFrame
 
 def main(args: argparse.Namespace) -> int:
     cfg = config.load(args.params, args.profile)
-    run_pairs(cfg, args.manifest or config.data_path(cfg, "manifests", "frames.parquet"),
-              args.out or config.data_path(cfg, "eval", "pairs.parquet"))
+    run_pairs(cfg, args.manifest or paths.manifest_file(cfg),
+              args.out or paths.pairs_path(cfg))
     return 0

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from petra import config
+from petra import config, paths
 from petra.errors import InputError
 from petra.io import write_parquet
 
@@ -78,11 +78,11 @@ def main(args: argparse.Namespace) -> int:
     if args.validate:
         from petra.evaluate.validate import run_validation
 
-        res = run_validation(cfg, Path(cfg["dataset"]["mirror"]), args.out_dir or config.reports_path(cfg))
+        res = run_validation(cfg, Path(cfg["dataset"]["mirror"]), args.out_dir or paths.reports_path(cfg))
         print("report --validate: " + ", ".join(f"{k}={v:.4g}" for k, v in res.items() if isinstance(v, float)))
         return 0
-    evals = args.evals or [config.data_path(cfg, "eval", f"{m}.parquet") for m in evaluated_methods(cfg)]
-    run_report(cfg, evals, args.pairs or config.data_path(cfg, "eval", "pairs.parquet"),
-               args.manifest or config.data_path(cfg, "manifests", "frames.parquet"),
-               args.out_dir or config.reports_path(cfg), mlflow=not args.no_mlflow)
+    evals = args.evals or [paths.eval_frames(cfg, m) for m in evaluated_methods(cfg)]
+    run_report(cfg, evals, args.pairs or paths.pairs_path(cfg),
+               args.manifest or paths.manifest_file(cfg),
+               args.out_dir or paths.reports_path(cfg), mlflow=not args.no_mlflow)
     return 0

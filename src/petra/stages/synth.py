@@ -23,6 +23,8 @@ from ..errors import InputError, PetraError
 from petra.io import write_image
 from petra.video import iter_frames, probe, write_video
 from petra.media import read_image
+from petra.paths import figure
+from petra.paths import frames_manifest
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi"}
@@ -49,7 +51,6 @@ def run_build(cfg: Mapping[str, Any], manifest: str | Path | None = None, fits: 
     """Fit the random-identity model to the train split and save it."""
     import pandas as pd
 
-    from ..data.layout import frames_manifest
     from petra.generators.mesh.fit import MeshFits, default_fits_path
     from petra.generators.mesh.synth.model import build_identity_model, default_model_path
 
@@ -150,7 +151,7 @@ def main(args: argparse.Namespace) -> int:
         run_build(cfg, args.manifest, args.fits, args.model)
         did = True
     if args.figure is not None:
-        out = Path(args.figure or Path(cfg["paths"]["reports"]) / "figures" / "random_identities.png")
+        out = Path(args.figure or figure(cfg, "random_identities"))
         seeds = (cfg.get("synth") or {}).get("figure_seeds", [0, 1, 2, 3, 4])
         write_figure(sampler_from_config(cfg, args.model), out, seeds)
         print(f"synth: figure of seeds {list(seeds)} -> {out}")

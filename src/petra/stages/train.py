@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from petra.errors import PetraError
+from petra.paths import frames_manifest
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +22,6 @@ def train_method(cfg: Mapping[str, Any], name: str, manifest: str | Path | None 
     import pandas as pd
 
     from petra import generators
-    from petra.data.layout import frames_manifest
     from petra.train.run import run_train
 
     method = generators.parse(name, cfg)

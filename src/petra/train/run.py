@@ -15,12 +15,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from petra.paths import run_dir
+
 from petra.io import sidecar, write_json
-
-
-def run_dir(cfg: Mapping[str, Any], method: str) -> Path:
-    """``<paths.models>/train/<method>``: checkpoints, options, metrics and summary of one run."""
-    return Path(cfg["paths"]["models"]) / "train" / method
 
 
 def run_train(

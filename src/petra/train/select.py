@@ -32,21 +32,16 @@ from typing import Any
 
 import numpy as np
 
+from petra.paths import frames_manifest, run_dir, selected_path  # noqa: F401  (selected_path re-exported)
+
 from ..errors import InputError
 from ..io import write_json
 from . import checkpoint as ckpt
 from petra.media import read_image
 
 
-def selected_path(cfg: Mapping[str, Any], method: str) -> Path:
-    """``<paths.models>/selected/<method>.json``: the chosen checkpoint (beside, not inside, the run)."""
-    return Path(cfg["paths"]["models"]) / "selected" / f"{method}.json"
-
-
 def selected_checkpoint(cfg: Mapping[str, Any], method: str, allow_latest: bool = True) -> Path | None:
     """The checkpoint ``petra select`` chose, else (``allow_latest``) the run's latest, else None."""
-    from .run import run_dir
-
     best = selected_path(cfg, method)
     if best.is_file():
         return Path(json.loads(best.read_text())["checkpoint"])
@@ -112,8 +107,6 @@ def run_select(cfg: Mapping[str, Any], method: str, make_reenactor: Callable[[Pa
     import pandas as pd
 
 
-    from .run import run_dir
-
     t0 = time.time()
     rdir = run_dir(cfg, method)
     ckpts = ckpt.list_checkpoints(rdir)
@@ -129,7 +122,7 @@ def run_select(cfg: Mapping[str, Any], method: str, make_reenactor: Callable[[Pa
         write_json(selected_path(cfg, method), out)
         log(f"select {method}: best.pt (step {out['step']}, val_total {out['val_total']}) ({time.time() - t0:.1f} s)")
         return out
-    manifest = Path(manifest or Path(cfg["paths"]["data"]) / "manifests" / "frames.parquet")
+    manifest = frames_manifest(cfg, manifest)
     df = pd.read_parquet(manifest)
     pairs = validation_pairs(df, int(cfg["select"]["pairs"]), int(cfg["select"]["seed"]))
     size = int(cfg["align"]["size"])

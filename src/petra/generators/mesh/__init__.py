@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from petra.paths import latents_dir
 
 
 def build_method(method: Any, cfg: Mapping[str, Any], checkpoint: Any = None) -> Any:
@@ -31,6 +32,5 @@ def train_rule(cfg: Mapping[str, Any], method: Any) -> dict[str, Any]:
     """What the train rule of a mesh variant reads: the fits and LPIPS; `train_mesh` + the loop keys."""
     from .train_params import rule_params
 
-    data = cfg["paths"]["data"]
-    return {"inputs": {"fits": f"{data}/latents/mesh/index.parquet"}, "weights": ["lpips_alex"],
+    return {"inputs": {"fits": str(latents_dir(cfg, "mesh") / "index.parquet")}, "weights": ["lpips_alex"],
             "params": rule_params(cfg, method.variant)}

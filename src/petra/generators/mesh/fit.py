@@ -27,7 +27,7 @@ import numpy as np
 from petra.errors import InputError
 from petra.io import atomic_path
 from petra.media import read_image
-from petra.config import data_path
+from petra.paths import latents_dir
 
 N_POINTS = 478
 FIELDS = ("points", "canon", "scale", "rotation", "translation", "pose", "ok")
@@ -228,4 +228,4 @@ def fit_manifest(
 def default_fits_path(cfg: Mapping[str, Any]) -> Path:
     """The latents stage's mesh folder (``<data>/latents/mesh``), which :meth:`MeshFits.load` reads."""
 
-    return data_path(cfg, "latents", "mesh")
+    return latents_dir(cfg, "mesh")

@@ -9,6 +9,7 @@ from typing import Any
 from petra.config import deep_merge
 from petra.errors import PetraError
 from petra.device import resolve_device
+from petra.paths import baseline_dir, latents_dir
 
 
 def build_method(method: Any, cfg: Mapping[str, Any], checkpoint: Any = None) -> Any:
@@ -51,9 +52,8 @@ def prepare_training(cfg: Mapping[str, Any], method: Any, manifest: Any,
 def train_rule(cfg: Mapping[str, Any], method: Any) -> dict[str, Any]:
     """What the train rule of an sg2 variant reads: pSp codes, G/ArcFace/LPIPS; `train` (this variant) + `stylegan2`."""
     t = {k: v for k, v in cfg["train"].items() if k != "variants"}
-    data = cfg["paths"]["data"]
-    return {"inputs": {"latents": f"{data}/latents/psp/index.parquet"},
-            "select_inputs": [f"{data}/baseline/psp/frames.parquet"],  # E_i codes of the validation frames
+    return {"inputs": {"latents": str(latents_dir(cfg, "psp") / "index.parquet")},
+            "select_inputs": [str(baseline_dir(cfg, "psp") / "frames.parquet")],  # E_i codes of the validation frames
             "weights": ["sg2:generator", "sg2:arcface", f"lpips_{cfg['train'].get('lpips_net', 'alex')}"],
             "params": {"train": {**t, "variants": {method.variant: cfg["train"]["variants"].get(method.variant)}},
                        "stylegan2": cfg["stylegan2"]}}

@@ -8,11 +8,11 @@ the baseline saw; unknown images (user portraits) are inverted on the fly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from petra.paths import baseline_dir, latents_dir
 
 
 class CodeLookup:
@@ -22,9 +22,9 @@ class CodeLookup:
         from petra.latents.store import LatentStore
 
         self.cfg, self.encoder, self.device = cfg, encoder, torch.device(device)
-        data = Path(cfg["paths"]["data"])
-        self.store = LatentStore(data / "latents" / encoder) if (data / "latents" / encoder / "index.parquet").is_file() else None
-        fp = data / "baseline" / encoder / "frames.parquet"
+        ldir = latents_dir(cfg, encoder)
+        self.store = LatentStore(ldir) if (ldir / "index.parquet").is_file() else None
+        fp = baseline_dir(cfg, encoder) / "frames.parquet"
         self.frames: dict[str, tuple[str, str]] = {}
         if fp.is_file():
             df = pd.read_parquet(fp)

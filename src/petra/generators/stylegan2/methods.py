@@ -7,13 +7,13 @@ and its flip; set_reference: z_A0 likewise for the driving video; drive: G(z_R +
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from .baseline.arithmetic import neutral, transfer
+from petra.paths import baseline_dir
 
 
 class LatentArithmetic:
@@ -28,7 +28,7 @@ class LatentArithmetic:
         self.size = int(cfg["align"]["size"])
         self.G, _ = load_generator(cfg, self.device)
         self.codes = CodeLookup(cfg, encoder, self.device)
-        npath = Path(cfg["paths"]["data"]) / "baseline" / encoder / "neutrals.pt"
+        npath = baseline_dir(cfg, encoder) / "neutrals.pt"
         self.neutrals: dict[str, torch.Tensor] = {}
         if npath.is_file():
             sh = S.read_shard(npath)

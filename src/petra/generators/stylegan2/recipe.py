@@ -39,6 +39,7 @@ from torch import nn
 from petra.generators.stylegan2 import parts as P
 from petra.train import losses as L
 from petra.train.sampler import PairBatch
+from petra import paths
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class StyleGAN2Recipe:
         self.lpips = (P.load_lpips(cfg, params.get("lpips_net", "alex"), self.device)
                       if {"lpips", "lpips_crop"} & set(need) else None)
         self.store = None
-        ldir = Path(latents_dir) if latents_dir else Path(cfg["paths"]["data"]) / "latents" / "psp"
+        ldir = Path(latents_dir) if latents_dir else paths.latents_dir(cfg, "psp")
         if (ldir / "index.parquet").is_file():
             from petra.latents.store import LatentStore
 

@@ -29,6 +29,7 @@ import numpy as np
 from petra.errors import InputError, PetraError
 from petra.io import atomic_path
 from petra.media import read_image
+from petra.paths import synth_model
 
 N_POINTS = 478
 FEATHER = 0.06     # blend feather inside the face polygon, as a fraction of the texture size
@@ -375,8 +376,7 @@ def sampler_from_config(cfg: Mapping[str, Any], model_path: str | Path | None = 
 
 
 def default_model_path(cfg: Mapping[str, Any]) -> Path:
-    p = (cfg.get("synth") or {}).get("model")
-    return Path(p) if p else Path(cfg["paths"]["models"]) / "synth" / "identity_model.npz"
+    return synth_model(cfg)
 
 
 __all__: Sequence[str] = ["IdentityModel", "IdentitySampler", "RandomIdentity", "build_identity_model",

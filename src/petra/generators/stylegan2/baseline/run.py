@@ -14,15 +14,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from petra.data.layout import frames_manifest
+from petra.paths import frames_manifest
 from petra.io import write_parquet
 from petra.latents import store as S
 from .arithmetic import pixel_key, video_neutrals
 from petra.media import read_image
-
-
-def baseline_dir(cfg: Mapping[str, Any], encoder: str) -> Path:
-    return Path(cfg["paths"]["data"]) / "baseline" / encoder
+from petra.paths import baseline_dir, latents_dir
 
 
 def run_baseline(cfg: Mapping[str, Any], encoder: str, manifest: str | Path | None = None,
@@ -34,7 +31,7 @@ def run_baseline(cfg: Mapping[str, Any], encoder: str, manifest: str | Path | No
     t0 = time.time()
     manifest = frames_manifest(cfg, manifest)
     df = pd.read_parquet(manifest, columns=["aligned_path", "video"])
-    store = S.LatentStore(Path(cfg["paths"]["data"]) / "latents" / encoder)
+    store = S.LatentStore(latents_dir(cfg, encoder))
     df = df[df["aligned_path"].isin(set(store.keys()))]
     frames = {v: sorted(g["aligned_path"]) for v, g in df.groupby("video")}
     neutrals = video_neutrals(frames, lambda keys, name: store.get(keys, name))
