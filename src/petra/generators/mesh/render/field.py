@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from petra.geometry.canonical import N_MESH, canonical_face
+from . import lids
 
 # Extension rings: (radial factor from the face centre, motion weight above the chin
 # (forehead, hair, ears), motion weight below it (neck), share of the oval's own
@@ -51,7 +52,9 @@ class Topology:
     triangles: np.ndarray  # [T, 3] int
     n_face: int            # the first n_face triangles are face triangles (culled, depth-sorted)
     oval: np.ndarray       # [36] oval vertex indices, in loop order
-    n_points: int          # 468 + 36 * (len(RINGS) + 1)
+    n_points: int          # 468 + 36 * (len(RINGS) + 1) + the lash ring (lids.py)
+    lash: int              # index of the first lash-ring vertex
+    mirror: np.ndarray     # [n_points] mirror twin of each vertex (rings: themselves)
 
 
 @lru_cache(maxsize=1)
@@ -66,8 +69,10 @@ def topology() -> Topology:
             j = (i + 1) % n
             tris += [(a[i], a[j], b[i]), (a[j], b[j], b[i])]
     # ring triangles are listed inner first; the renderer draws them outer first
-    return Topology(np.concatenate([cf.triangles, np.array(tris)]), len(cf.triangles), oval,
-                    N_MESH + n * (len(RINGS) + 1))
+    base = N_MESH + n * (len(RINGS) + 1)
+    face, lash_mirror = lids.refine(cf.triangles, base)
+    mirror = np.concatenate([cf.mirror, np.arange(N_MESH, base), lash_mirror])
+    return Topology(np.concatenate([face, np.array(tris)]), len(face), oval, len(mirror), base, mirror)
 
 
 def similarity_2d(src: Any, dst: Any) -> tuple[Any, Any, Any]:
@@ -110,7 +115,8 @@ def extend_points(src: Any, dst: Any, size: tuple[int, int]) -> tuple[Any, Any]:
     Rings are placed radially around the *source* face and moved by a blend of the
     oval's displacement and the rigid 2D head motion, scaled down ring by ring and by
     :func:`border_weight`, so the field is continuous across the oval (no seam) and
-    still at the border. Returns ([P, 2], [P, 2]) with P = :attr:`Topology.n_points`.
+    still at the border; the lash ring of the lids (:mod:`.lids`) comes last.
+    Returns ([P, 2], [P, 2]) with P = :attr:`Topology.n_points`.
     """
     xp = _xp(src)
     cf = canonical_face()
@@ -138,7 +144,16 @@ def extend_points(src: Any, dst: Any, size: tuple[int, int]) -> tuple[Any, Any]:
     far = centre + FAR * max(size) * (o_s - centre) / (((o_s - centre) ** 2).sum(1) ** 0.5 + 1e-6)[:, None]
     ps.append(far)
     pd.append(far)
+    ls, ld = lids.lash_points(src2, dst2, (a * a + b * b) ** 0.5)
+    ps.append(ls)
+    pd.append(ld)
     return xp.concatenate(ps, 0), xp.concatenate(pd, 0)
+
+
+def extend_depth(z: np.ndarray) -> np.ndarray:
+    """Per-vertex depth [P] of the extended points from the mesh's [>=468] (rings: 0)."""
+    topo = topology()
+    return np.concatenate([z[:N_MESH], np.zeros(topo.lash - N_MESH), lids.lash_depth(z)])
 
 
 def triangle_affines(src: Any, dst: Any, triangles: np.ndarray, src_triangles: np.ndarray | None = None) -> Any:
@@ -180,7 +195,7 @@ def signed_area(pts: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 def draw_order(dst: np.ndarray, depth: np.ndarray, topo: Topology | None = None) -> np.ndarray:
     """Triangle indices to draw, in painter's order: outer rings, back-facing, then front-facing face triangles.
 
-    ``dst`` [P, 2] extended output points; ``depth`` [468] output z (smaller = closer).
+    ``dst`` [P, 2] extended output points; ``depth`` [P] their z (smaller = closer; :func:`extend_depth`).
     Face triangles are outward-oriented, i.e. clockwise in image coordinates when they
     face the camera; within each group they are drawn far-to-near.
     """

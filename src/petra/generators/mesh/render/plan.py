@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from petra.geometry.canonical import N_REFINED, canonical_face
+from petra.geometry.canonical import N_REFINED
 from petra.geometry.frame import fit_similarity
 from .eyes import IrisDraw, IrisPatch, build_atlas, plan_irises
-from .field import Topology, draw_order, extend_points, rasterize_ids, signed_area, topology
+from .field import Topology, draw_order, extend_depth, extend_points, rasterize_ids, signed_area, topology
 from .mouth import MouthDraw, opening, plan_mouth, skin_colour
 
 HIDDEN_RATIO = 0.0    # target triangle area / its mirror twin's below this (back-facing) = hidden in the target
@@ -75,9 +75,10 @@ def prepare_target(target: np.ndarray, points: np.ndarray, gaze: bool = True,
     pts = _check_points(points, "target points")
     topo = topology()
     face = topo.triangles[: topo.n_face]
-    area = -signed_area(pts[:, :2], face)  # > 0 when front-facing (outward = clockwise in image)
-    twin = canonical_face().mirror[face][:, ::-1]  # mirroring flips the winding back
-    twin_area = -signed_area(pts[:, :2], twin)
+    ext, _ = extend_points(pts[:, :2], pts[:, :2], target.shape[:2])
+    area = -signed_area(ext, face)  # > 0 when front-facing (outward = clockwise in image)
+    twin = topo.mirror[face][:, ::-1]  # mirroring flips the winding back
+    twin_area = -signed_area(ext, twin)
     # Only a turned head hides one side; slivers of a frontal face are not "hidden".
     turned = abs(fit_similarity(pts).euler()[0]) > TURNED_YAW
     big = twin_area > MIN_TWIN_AREA * target.shape[0] * target.shape[1]
@@ -144,7 +145,7 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     out_pts = _check_points(out_pts, "output points")
     topo = topo or topology()
     _, dst_ext = extended(tp, out_pts)
-    order = draw_order(dst_ext, out_pts[:, 2], topo)
+    order = draw_order(dst_ext, extend_depth(out_pts[:, 2]), topo)
     ids = rasterize_ids(dst_ext, order, topo.triangles, tp.size)
     src_tris = topo.triangles.copy()
     if tp.hidden.any():
@@ -152,7 +153,7 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
         out_area = -signed_area(dst_ext, face)
         use_twin = tp.hidden & (out_area > REVEAL_RATIO * np.maximum(tp.face_area, 0.0)) & (out_area > 1.0)
         use_twin &= out_area > 0.5 * tp.twin_area
-        src_tris[: topo.n_face][use_twin] = canonical_face().mirror[face[use_twin]]
+        src_tris[: topo.n_face][use_twin] = topo.mirror[face[use_twin]]
     revealed = None
     if tp.person is not None:
         face = topo.triangles[: topo.n_face]
