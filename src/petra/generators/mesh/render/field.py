@@ -7,9 +7,10 @@ zero toward the image border (a last ring
 far outside the image stays still). Each output pixel takes the affine map of the
 front-most output triangle covering it, so:
 
-- visibility (which triangle owns a pixel) is decided without gradients: back-facing
-  face triangles are culled and the rest drawn far-to-near (painter's order) into an
-  integer id map (:func:`rasterize_ids`, OpenCV);
+- visibility (which triangle owns a pixel) is decided without gradients: rings and
+  back-facing face triangles first, then the front-facing face triangles with a
+  per-pixel depth test (z-buffer, :mod:`.zbuffer`), into an integer id map
+  (:func:`rasterize_ids`);
 - the per-triangle affine maps (:func:`triangle_affines`) and the extension rings
   (:func:`extend_points`) are plain array math that runs unchanged on numpy arrays
   (the fast path) and torch tensors (the differentiable path), so both renderers
@@ -192,8 +193,9 @@ def signed_area(pts: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
 
 
-def draw_order(dst: np.ndarray, depth: np.ndarray, topo: Topology | None = None) -> np.ndarray:
-    """Triangle indices to draw, in painter's order: outer rings, back-facing, then front-facing face triangles.
+def draw_order(dst: np.ndarray, depth: np.ndarray, topo: Topology | None = None) -> tuple[np.ndarray, int]:
+    """Triangle indices to draw: outer rings, back-facing, then front-facing face triangles;
+    returns (order, number of front-facing triangles at its end, which are depth-tested).
 
     ``dst`` [P, 2] extended output points; ``depth`` [P] their z (smaller = closer; :func:`extend_depth`).
     Face triangles are outward-oriented, i.e. clockwise in image coordinates when they
@@ -209,20 +211,18 @@ def draw_order(dst: np.ndarray, depth: np.ndarray, topo: Topology | None = None)
     # where a fold leaves no front-facing cover (lip corners, nose wings turning away)
     # the folded triangle's map is better than a hole.
     ring = np.arange(topo.n_face, len(topo.triangles))[::-1]
-    return np.concatenate([ring, back[np.argsort(-z[back], kind="stable")],
-                           front[np.argsort(-z[front], kind="stable")]])
+    order = np.concatenate([ring, back[np.argsort(-z[back], kind="stable")],
+                            front[np.argsort(-z[front], kind="stable")]])
+    return order, len(front)
 
 
-def rasterize_ids(dst: np.ndarray, order: np.ndarray, triangles: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Integer map [H, W] of the triangle owning each pixel (-1: none), drawn in ``order``."""
-    import cv2
+def rasterize_ids(dst: np.ndarray, order: np.ndarray, triangles: np.ndarray, size: tuple[int, int],
+                  depth: np.ndarray | None = None, n_ztest: int = 0) -> np.ndarray:
+    """Integer map [H, W] of the triangle owning each pixel (-1: none), drawn in ``order``;
+    the last ``n_ztest`` triangles are depth-tested per pixel with ``depth`` [P]."""
+    from .zbuffer import rasterize
 
-    h, w = size
-    ids = np.full((h, w), -1, np.int32)
-    pts = np.round(dst[triangles[order]] * 16).astype(np.int32)  # 4 fractional bits
-    for k, tri in zip(order.tolist(), pts):
-        cv2.fillConvexPoly(ids, tri, k, lineType=cv2.LINE_8, shift=4)
-    return ids
+    return rasterize(dst, triangles, order, size, depth, n_ztest)
 
 
 def dense_field_np(aff: np.ndarray, ids: np.ndarray, x0: int = 0, y0: int = 0,

@@ -2,7 +2,7 @@
 
 :func:`prepare_target` runs once per target image (iris atlas, mouth and skin
 statistics, which triangles are hidden in the target); :func:`plan_frame` runs once
-per output frame (the triangle id map, iris and mouth layers). The fast renderer
+per output frame (the triangle id map with a per-pixel depth test, iris and mouth layers). The fast renderer
 (:mod:`petra.generators.mesh.render.warp`) and the differentiable one (:mod:`petra.generators.mesh.render.torch_warp`)
 consume the same plans, which is why they produce the same image.
 """
@@ -145,8 +145,9 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     out_pts = _check_points(out_pts, "output points")
     topo = topo or topology()
     _, dst_ext = extended(tp, out_pts)
-    order = draw_order(dst_ext, extend_depth(out_pts[:, 2]), topo)
-    ids = rasterize_ids(dst_ext, order, topo.triangles, tp.size)
+    depth = extend_depth(out_pts[:, 2])
+    order, n_front = draw_order(dst_ext, depth, topo)
+    ids = rasterize_ids(dst_ext, order, topo.triangles, tp.size, depth, n_front)
     src_tris = topo.triangles.copy()
     if tp.hidden.any():
         face = topo.triangles[: topo.n_face]
