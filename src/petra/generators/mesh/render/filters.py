@@ -63,7 +63,7 @@ def make_filter(method: str, min_cutoff: float = 1.0, beta: float = 0.05, d_cuto
     raise ValueError(f"unknown smoothing {method!r}; use one_euro or none")
 
 
-SPEED_MEAN, SPEED_MAX = 3, 3  # frames: the centred speed is averaged, then maxed over these windows
+SPEED_MEAN, SPEED_MAX = 3, 7  # frames: the centred speed is averaged, then maxed over these windows
 
 
 def smooth_clip(points: Sequence[np.ndarray | None], times: Sequence[float], min_cutoff: float = 1.0,
