@@ -160,6 +160,37 @@ def test_open_mouth_gets_an_interior_not_stretched_lips(anne, open_mouth_frame):
     assert teeth(stretched) < 0.05
 
 
+def test_mouth_interior_is_shaded_like_the_targets_skin_around_the_mouth(anne, open_mouth_frame):
+    """Local colour matching: a target lit from one side (its right half darkened to 60 %)
+    gets a mouth interior darker on that side; the evenly lit target gets an even one."""
+    from petra.geometry.motion import compose_mesh, fit_face
+    from petra.generators.mesh.render.plan import plan_frame, prepare_target
+    from petra.generators.mesh.render.warp import render_np
+
+    _, tr = anne
+    drv, drv_pts, _ = open_mouth_frame
+    out_pts = compose_mesh(tr.params, fit_face(drv_pts), None, "absolute")
+    cx = int(round(out_pts[[61, 291], 0].mean()))
+    side = tr.crop.copy()
+    side[:, cx:] = (side[:, cx:] * 0.6).astype(np.uint8)
+
+    def halves(target: np.ndarray) -> tuple[float, float]:
+        tp = prepare_target(target, tr.crop_pts)
+        fp = plan_frame(tp, out_pts, drv, drv_pts)
+        m = fp.mouth
+        assert m is not None and m.shade is not None
+        img = render_np(tp, fp, out_pts, drv, drv_pts).astype(np.float64).mean(2)
+        box = img[m.y0:m.y0 + m.ids.shape[0], m.x0:m.x0 + m.ids.shape[1]]
+        inside = m.alpha > 0.9
+        xs = np.arange(m.x0, m.x0 + m.ids.shape[1])[None, :].repeat(m.ids.shape[0], 0)
+        return float(box[inside & (xs < cx - 2)].mean()), float(box[inside & (xs > cx + 2)].mean())
+
+    even_l, even_r = halves(tr.crop)
+    side_l, side_r = halves(side)
+    assert abs(even_r / even_l - 1) < 0.15
+    assert side_r / side_l < 0.85 * even_r / even_l
+
+
 def test_paste_back_keeps_the_photo_outside_the_moving_face(anne):
     img, tr = anne
     out = tr.drive(img)  # reference

@@ -16,7 +16,7 @@ from petra.geometry.canonical import N_REFINED
 from petra.geometry.frame import fit_similarity
 from .eyes import IrisDraw, IrisPatch, build_atlas, plan_irises
 from .field import Topology, draw_order, extend_depth, extend_points, rasterize_ids, signed_area, topology
-from .mouth import MouthDraw, opening, plan_mouth, skin_colour
+from .mouth import MouthDraw, opening, plan_mouth, ring_luma, skin_colour
 
 HIDDEN_RATIO = 0.0    # target triangle area / its mirror twin's below this (back-facing) = hidden in the target
 TURNED_YAW = 12.0     # ... when the target's |yaw| exceeds this (degrees)
@@ -39,6 +39,7 @@ class TargetPlan:
     hidden: np.ndarray         # [n_face] bool: hidden/foreshortened in the target, twin visible
     person: np.ndarray | None = None   # [H, W] bool person mask of a turned target (else None)
     nearest: np.ndarray | None = None  # [H, W, 2] float32 (x, y) of the nearest person pixel
+    ring: np.ndarray | None = None     # [20] skin luminance around the mouth (local colour matching)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def prepare_target(target: np.ndarray, points: np.ndarray, gaze: bool = True,
     if turned and guard:
         person, nearest = person_and_nearest(target, person_soft)
     return TargetPlan(target.shape[:2], pts, atlas, irises, opening(pts), skin_colour(target, pts), area,
-                      twin_area, hidden, person, nearest)
+                      twin_area, hidden, person, nearest, ring_luma(target, pts))
 
 
 def person_and_nearest(rgb: np.ndarray, soft: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -167,5 +168,5 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     mouth = None
     if driving is not None and driving_pts is not None:
         mouth = plan_mouth(out_pts, _check_points(driving_pts, "driving points"), driving,
-                           tp.mouth_open, tp.skin, tp.size)
+                           tp.mouth_open, tp.skin, tp.size, tp.ring)
     return FramePlan(ids, src_tris, irises, mouth, revealed)

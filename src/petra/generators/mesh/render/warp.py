@@ -52,7 +52,7 @@ def render_np(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray, driving: np.nd
         h, w = m.ids.shape
         region = img[m.y0:m.y0 + h, m.x0:m.x0 + w].astype(np.float32)
         a = m.alpha[..., None]
-        mixed = region * (1.0 - a) + np.clip(grade(layer.astype(np.float32), m.gain, m.saturation), 0, 255) * a
+        mixed = region * (1.0 - a) + np.clip(grade(layer.astype(np.float32), m.gain, m.saturation, m.shade), 0, 255) * a
         img[m.y0:m.y0 + h, m.x0:m.x0 + w] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
         if return_maps:  # mark the mouth layer as "moved" for paste-back masks
             sel = m.alpha > 0.01
