@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from petra.geometry.canonical import N_MESH, canonical_face
 from . import lids
@@ -230,23 +231,36 @@ def dense_field_np(aff: np.ndarray, ids: np.ndarray, x0: int = 0, y0: int = 0,
     """Backward maps (map_x, map_y) [H, W] float32 from per-triangle affines and the id map.
 
     ``ids`` may be a window of the output whose top-left pixel is (x0, y0); ``fade``
-    (whole images only) scales the displacement by :func:`border_image`.
+    (whole images only) scales the displacement by :func:`border_image`. Pixels no
+    triangle owns map to themselves. One compiled pass (:func:`_gather`).
     """
     h, w = ids.shape
-    at = np.ascontiguousarray(np.hstack([aff.astype(np.float32).T, _IDENTITY]))  # [6, T+1]
-    idx = np.where(ids < 0, at.shape[1] - 1, ids)
-    xs = np.arange(x0, x0 + w, dtype=np.float32)[None, :]
-    ys = np.arange(y0, y0 + h, dtype=np.float32)[:, None]
-    c = [np.take(at[i], idx, mode="clip") for i in range(6)]
-    mx, my = c[0] * xs + c[1] * ys + c[2], c[3] * xs + c[4] * ys + c[5]
-    if (x0, y0) == (0, 0) and fade:
-        wb = border_image((h, w))
-        mx = xs + (mx - xs) * wb
-        my = ys + (my - ys) * wb
+    wb = border_image((h, w)) if (x0, y0) == (0, 0) and fade else np.ones((1, 1), np.float32)
+    return _gather(np.ascontiguousarray(aff, dtype=np.float32), ids, x0, y0, wb)
+
+
+@njit(cache=True, nogil=True)
+def _gather(aff: np.ndarray, ids: np.ndarray, x0: int, y0: int,
+            wb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    h, w = ids.shape
+    mx = np.empty((h, w), np.float32)
+    my = np.empty((h, w), np.float32)
+    fade = wb.shape[0] == h and wb.shape[1] == w
+    for y in range(h):
+        fy = np.float32(y + y0)
+        for x in range(w):
+            fx = np.float32(x + x0)
+            k = ids[y, x]
+            if k < 0:
+                mx[y, x], my[y, x] = fx, fy
+                continue
+            u = aff[k, 0] * fx + aff[k, 1] * fy + aff[k, 2]
+            v = aff[k, 3] * fx + aff[k, 4] * fy + aff[k, 5]
+            if fade:
+                u = fx + (u - fx) * wb[y, x]
+                v = fy + (v - fy) * wb[y, x]
+            mx[y, x], my[y, x] = u, v
     return mx, my
-
-
-_IDENTITY = np.array([[1.0], [0.0], [0.0], [0.0], [1.0], [0.0]], np.float32)  # pixels no triangle owns
 
 
 def dense_field_torch(aff: Any, ids: np.ndarray, x0: int = 0, y0: int = 0, fade: bool = False) -> Any:

@@ -51,6 +51,8 @@ class FramePlan:
     irises: list[IrisDraw]
     mouth: MouthDraw | None
     revealed: np.ndarray | None = None  # [H, W] bool: pixels of face triangles the output reveals
+    src_ext: np.ndarray | None = None   # [P, 2] extended texture points (numpy; the fast path reuses them)
+    dst_ext: np.ndarray | None = None   # [P, 2] extended output points
 
 
 def _check_points(pts: np.ndarray, name: str) -> np.ndarray:
@@ -145,7 +147,7 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     """Visibility and layers of one output frame (``out_pts``: [478, 3] output mesh, px)."""
     out_pts = _check_points(out_pts, "output points")
     topo = topo or topology()
-    _, dst_ext = extended(tp, out_pts)
+    src_ext, dst_ext = extended(tp, out_pts)
     depth = extend_depth(out_pts[:, 2])
     order, n_front = draw_order(dst_ext, depth, topo)
     ids = rasterize_ids(dst_ext, order, topo.triangles, tp.size, depth, n_front)
@@ -169,4 +171,4 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     if driving is not None and driving_pts is not None:
         mouth = plan_mouth(out_pts, _check_points(driving_pts, "driving points"), driving,
                            tp.mouth_open, tp.skin, tp.size, tp.ring)
-    return FramePlan(ids, src_tris, irises, mouth, revealed)
+    return FramePlan(ids, src_tris, irises, mouth, revealed, src_ext, dst_ext)

@@ -19,7 +19,7 @@ from .plan import FramePlan, TargetPlan, extended, guard_background, plan_frame,
 def backward_map(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Atlas sampling coordinates (map_x, map_y) [H, W] float32 for one frame."""
     topo = topology()
-    src_ext, dst_ext = extended(tp, out_pts)
+    src_ext, dst_ext = (fp.src_ext, fp.dst_ext) if fp.dst_ext is not None else extended(tp, out_pts)
     aff = triangle_affines(src_ext, dst_ext, topo.triangles, fp.src_triangles)
     mx, my = dense_field_np(aff, fp.ids, fade=True)
     h, w = tp.size
