@@ -24,8 +24,8 @@ def anne(sample_root):
 @pytest.fixture(scope="module")
 def open_mouth_frame(sample_root):
     """A driving frame with a wide smile showing teeth, and its mesh."""
-    from petra.geometry.facemesh import detect_mesh
     from petra.generators.mesh.render.mouth import opening
+    from petra.geometry.facemesh import detect_mesh
     from petra.video import iter_frames
 
     best = None
@@ -104,7 +104,11 @@ def test_motion_fades_to_zero_at_the_border_without_seams(anne):
     # piece on either side; a seam (a jump between pieces that do not share an edge) breaks this.
     import cv2
 
-    from petra.generators.mesh.render.field import dense_field_np, topology, triangle_affines
+    from petra.generators.mesh.render.field import (
+        dense_field_np,
+        topology,
+        triangle_affines,
+    )
     from petra.generators.mesh.render.plan import extended
 
     fp = plan_frame(tp, out_pts)
@@ -163,14 +167,14 @@ def test_open_mouth_gets_an_interior_not_stretched_lips(anne, open_mouth_frame):
 def test_mouth_interior_is_shaded_like_the_targets_skin_around_the_mouth(anne, open_mouth_frame):
     """Local colour matching: a target lit from one side (its right half darkened to 60 %)
     gets a mouth interior darker on that side; the evenly lit target gets an even one."""
-    from petra.geometry.motion import compose_mesh, fit_face
     from petra.generators.mesh.render.plan import plan_frame, prepare_target
     from petra.generators.mesh.render.warp import render_np
+    from petra.geometry.motion import compose_mesh, fit_face
 
     _, tr = anne
     drv, drv_pts, _ = open_mouth_frame
     out_pts = compose_mesh(tr.params, fit_face(drv_pts), None, "absolute")
-    cx = int(round(out_pts[[61, 291], 0].mean()))
+    cx = round(float(out_pts[[61, 291], 0].mean()))
     side = tr.crop.copy()
     side[:, cx:] = (side[:, cx:] * 0.6).astype(np.uint8)
 

@@ -7,11 +7,13 @@ aligned crops out, as :mod:`petra.generators` requires.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from petra.errors import NoFaceError
+
 from .render.transfer import MeshConfig, Transfer
 
 

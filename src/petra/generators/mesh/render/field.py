@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from petra.geometry.canonical import N_MESH, canonical_face
+
 from . import lids
 
 # Extension rings: (radial factor from the face centre, motion weight above the chin
