@@ -4,6 +4,7 @@ from __future__ import annotations
 from petra import paths
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -197,3 +198,44 @@ def test_a_generator_registered_through_the_registry_only_is_evaluated_and_repor
         assert table.loc["toy-still", col] == pytest.approx(table.loc["copy-target", col]), col
     with pytest.raises(Exception, match="unknown method 'toy-still'"):
         generators.parse("toy-still")
+
+
+def test_a_method_with_set_clip_sees_the_pairs_driving_frames_before_driving(cfg, evaluated):
+    """The runner hands a method the whole driving clip (set_clip) after set_reference and
+    before the first drive(), so relative methods can use the clip's neutral face."""
+    from petra.evaluate.analyzer import Analyzer
+    from petra.evaluate.runner import run_method
+
+    class Recorder:
+        name = "recorder"
+
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, Any]] = []
+
+        def set_target(self, target: np.ndarray) -> None:
+            self.calls.append(("target", None))
+
+        def set_reference(self, driving0: np.ndarray) -> None:
+            self.calls.append(("reference", None))
+
+        def set_clip(self, frames: list[np.ndarray]) -> None:
+            self.calls.append(("clip", [f.copy() for f in frames]))
+
+        def drive(self, driving: np.ndarray) -> np.ndarray:
+            self.calls.append(("drive", driving.copy()))
+            return driving
+
+    pairs = pd.read_parquet(evaluated)
+    rec = Recorder()
+    frames, _, _ = run_method(cfg, "copy-driving", rec, pairs, None, analyzer=Analyzer(cfg), lpips=None)
+    assert len(frames) == len(pairs)
+    kinds = [k for k, _ in rec.calls]
+    n_pairs = pairs["pair_id"].nunique()
+    assert kinds.count("clip") == n_pairs
+    for i, (kind, clip) in enumerate(rec.calls):
+        if kind != "clip":
+            continue
+        assert kinds[i - 1] == "reference" and kinds[i + 1] == "drive"
+        driven = [d for k, d in rec.calls[i + 1:i + 1 + len(clip)] if k == "drive"]
+        assert len(driven) == len(clip)
+        assert all(np.array_equal(a, b) for a, b in zip(clip, driven))  # the same frames, in order

@@ -1,8 +1,9 @@
 """Score one method on the pair list: per-frame rows, one Parquet file per method.
 
 For every pair the method gets ``set_target(target)``, ``set_reference(first driving
-frame)`` and then ``drive(frame)`` per frame. Outputs, driving frames and targets go
-through the same evaluators (petra.evaluate.analyzer); every metric column carries
+frame)``, ``set_clip(all driving frames)`` when it has that method (it sees the whole
+driving clip first, as ``petra transfer`` does), and then ``drive(frame)`` per frame.
+Outputs, driving frames and targets go through the same evaluators (petra.evaluate.analyzer); every metric column carries
 its backend's name. A pair whose images cannot be read or driven is recorded in
 the rejects table and the job goes on.
 """
@@ -105,9 +106,19 @@ def run_method(cfg: Mapping[str, Any], method: str, reenactor: Any, pairs: pd.Da
         except PetraError as err:
             rejects.append({"path": str(first["target_path"]), "stage": f"evaluate:{method}", "reason": str(err)})
             continue
+        frames: dict[str, np.ndarray | PetraError] = {}
+        for path in g["driving_path"]:
+            try:
+                frames[path] = _img(path, root, size)
+            except PetraError as err:  # recorded when the frame comes up below
+                frames[path] = err
+        if hasattr(reenactor, "set_clip"):
+            reenactor.set_clip([f for f in frames.values() if isinstance(f, np.ndarray)])
         for _, fr in g.iterrows():
             try:
-                drv = _img(fr["driving_path"], root, size)
+                drv = frames[fr["driving_path"]]
+                if isinstance(drv, PetraError):
+                    raise drv
                 t0 = time.perf_counter()
                 out = np.asarray(reenactor.drive(drv))
                 drive_s.append(time.perf_counter() - t0)

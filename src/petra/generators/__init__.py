@@ -47,6 +47,11 @@ class Reenactor(Protocol):
     def set_reference(self, driving0: np.ndarray) -> None:
         """Remember the driving video's first frame (relative motion); may be a no-op."""
 
+    # Optional: ``set_clip(frames: Sequence[np.ndarray]) -> None`` — see the whole driving
+    # clip before driving it (e.g. to measure motion against the driver's neutral face over
+    # the clip rather than its first frame, as ``petra transfer`` does). The evaluation
+    # calls it after set_reference when a method has it; drive() then gets those frames.
+
     def drive(self, driving: np.ndarray) -> np.ndarray:
         """Render the target with the motion of ``driving``; returns an RGB uint8 crop."""
 

@@ -5,8 +5,8 @@ the clip starts mid-sentence with the mouth open or mid-smile, the face is lost 
 a few frames. Two things make the transfer hold up:
 
 - **Neutral reference** (:func:`neutral_face`): the driver's neutral face estimated
-  over the whole clip, per region and robustly: the mouth from the frames where it is
-  least open and least stretched, each eye from the frames where it is open (not
+  over the whole clip, per region and robustly: the mouth from the frames where the
+  lips are closed and least stretched, each eye from the frames where it is open (not
   blinking) but not at its widest (not surprise), the rest and the head pose from
   medians. Relative mode measures expression against it, not against the first frame.
 - **Framing** (:class:`DriverMotion`): motion is measured in a face-centred frame
@@ -28,7 +28,7 @@ import numpy as np
 from .frame import Similarity, euler_to_rotation
 from .motion import LIP_INNER_LO, LIP_INNER_UP, FaceParams, _lids, _region_weights, neutral_shape
 
-MOUTH_SHARE = 0.2           # neutral mouth: this share of frames, least open and least wide
+CLOSED_PCT, CLOSED_TOL = 10.0, 0.15  # neutral mouth: frames whose lip gap is within TOL cm of this percentile
 EYE_BAND = (50.0, 90.0)     # neutral eye: frames whose opening is within these percentiles
 
 
@@ -49,20 +49,19 @@ def eye_gaps(shapes: np.ndarray) -> np.ndarray:
     return np.stack([g[..., :n].mean(-1), g[..., n:].mean(-1)], -1)
 
 
-def _rank(v: np.ndarray) -> np.ndarray:
-    return np.argsort(np.argsort(v, kind="stable"), kind="stable") / max(len(v) - 1, 1)
-
-
 def neutral_face(faces: Sequence[FaceParams]) -> FaceParams:
     """The driver's neutral face over a clip (see the module docstring). ``faces``: one per frame."""
     if not faces:
         raise ValueError("neutral_face needs at least one face")
     shapes = np.stack([f.shape for f in faces])  # [N, 478, 3]
     glob = np.median(shapes, 0)
-    # mouth: least open and least stretched (a clip that starts mid-smile relaxes later)
-    score = _rank(mouth_gap(shapes)) + _rank(mouth_width(shapes))
-    k = max(1, int(round(MOUTH_SHARE * len(faces))))
-    mouth = np.median(shapes[np.argsort(score, kind="stable")[:k]], 0)
+    # mouth: the frames with closed lips (a talking clip's least-open fifth is still
+    # half open, and everything below the neutral opening is lost), then the less
+    # stretched half of those (a clip that starts mid-smile relaxes later)
+    gap = mouth_gap(shapes)
+    closed = shapes[gap <= np.percentile(gap, CLOSED_PCT) + CLOSED_TOL]
+    width = mouth_width(closed)
+    mouth = np.median(closed[width <= np.median(width)], 0)
     eyes = []
     gaps = eye_gaps(shapes)
     for e in range(2):

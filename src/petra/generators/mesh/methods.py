@@ -6,11 +6,14 @@ aligned crops out, as :mod:`petra.generators` requires.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from petra.errors import NoFaceError
+
 from .render.transfer import MeshConfig, Transfer
 
 
@@ -22,6 +25,7 @@ class MeshReenactor:
         self.cfg = MeshConfig.from_params(cfg, mode=mode, paste_back=False)
         self._tr: Transfer | None = None
         self._target: np.ndarray | None = None
+        self._clip: dict[bytes, np.ndarray] = {}  # set_clip's landmarks, by frame digest
 
     def set_target(self, target: np.ndarray) -> None:
         if self._tr is not None:
@@ -36,10 +40,35 @@ class MeshReenactor:
         except NoFaceError:
             self._tr.reference = None  # the first driving frame with a face becomes the reference
 
+    def set_clip(self, frames: Sequence[np.ndarray]) -> None:
+        """Relative mode: the driver's neutral face over the whole clip becomes the reference
+        (as ``petra transfer`` does), instead of the first frame; the frames' landmarks are
+        kept for drive()."""
+        assert self._tr is not None, "set_target first"
+        self._clip = {}
+        pts: list[np.ndarray | None] = []
+        for f in frames:
+            try:
+                p = self._tr.landmarks(f)
+            except NoFaceError:
+                p = None
+            pts.append(p)
+            if p is not None:
+                self._clip[_digest(f)] = p
+        if self._tr.mode == "relative" and any(p is not None for p in pts):
+            self._tr.analyse(pts)
+
     def drive(self, driving: np.ndarray) -> np.ndarray:
         assert self._tr is not None and self._target is not None, "set_target first"
         try:
-            return self._tr.drive(driving).crop
+            return self._tr.drive(driving, pts=self._clip.get(_digest(driving))).crop
         except NoFaceError:
             return self._target.copy()
+
+
+def _digest(frame: np.ndarray) -> bytes:
+    """A frame's identity by content (the runner may hand drive() a copy of a set_clip frame)."""
+    h = hashlib.blake2b(np.ascontiguousarray(frame).tobytes(), digest_size=16)
+    h.update(str(frame.shape).encode())
+    return h.digest()
 

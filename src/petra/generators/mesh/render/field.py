@@ -7,9 +7,10 @@ zero toward the image border (a last ring
 far outside the image stays still). Each output pixel takes the affine map of the
 front-most output triangle covering it, so:
 
-- visibility (which triangle owns a pixel) is decided without gradients: back-facing
-  face triangles are culled and the rest drawn far-to-near (painter's order) into an
-  integer id map (:func:`rasterize_ids`, OpenCV);
+- visibility (which triangle owns a pixel) is decided without gradients: rings and
+  back-facing face triangles first, then the front-facing face triangles with a
+  per-pixel depth test (z-buffer, :mod:`.zbuffer`), into an integer id map
+  (:func:`rasterize_ids`);
 - the per-triangle affine maps (:func:`triangle_affines`) and the extension rings
   (:func:`extend_points`) are plain array math that runs unchanged on numpy arrays
   (the fast path) and torch tensors (the differentiable path), so both renderers
@@ -24,8 +25,11 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from petra.geometry.canonical import N_MESH, canonical_face
+
+from . import lids
 
 # Extension rings: (radial factor from the face centre, motion weight above the chin
 # (forehead, hair, ears), motion weight below it (neck), share of the oval's own
@@ -51,7 +55,9 @@ class Topology:
     triangles: np.ndarray  # [T, 3] int
     n_face: int            # the first n_face triangles are face triangles (culled, depth-sorted)
     oval: np.ndarray       # [36] oval vertex indices, in loop order
-    n_points: int          # 468 + 36 * (len(RINGS) + 1)
+    n_points: int          # 468 + 36 * (len(RINGS) + 1) + the lash ring (lids.py)
+    lash: int              # index of the first lash-ring vertex
+    mirror: np.ndarray     # [n_points] mirror twin of each vertex (rings: themselves)
 
 
 @lru_cache(maxsize=1)
@@ -66,8 +72,10 @@ def topology() -> Topology:
             j = (i + 1) % n
             tris += [(a[i], a[j], b[i]), (a[j], b[j], b[i])]
     # ring triangles are listed inner first; the renderer draws them outer first
-    return Topology(np.concatenate([cf.triangles, np.array(tris)]), len(cf.triangles), oval,
-                    N_MESH + n * (len(RINGS) + 1))
+    base = N_MESH + n * (len(RINGS) + 1)
+    face, lash_mirror = lids.refine(cf.triangles, base)
+    mirror = np.concatenate([cf.mirror, np.arange(N_MESH, base), lash_mirror])
+    return Topology(np.concatenate([face, np.array(tris)]), len(face), oval, len(mirror), base, mirror)
 
 
 def similarity_2d(src: Any, dst: Any) -> tuple[Any, Any, Any]:
@@ -110,7 +118,8 @@ def extend_points(src: Any, dst: Any, size: tuple[int, int]) -> tuple[Any, Any]:
     Rings are placed radially around the *source* face and moved by a blend of the
     oval's displacement and the rigid 2D head motion, scaled down ring by ring and by
     :func:`border_weight`, so the field is continuous across the oval (no seam) and
-    still at the border. Returns ([P, 2], [P, 2]) with P = :attr:`Topology.n_points`.
+    still at the border; the lash ring of the lids (:mod:`.lids`) comes last.
+    Returns ([P, 2], [P, 2]) with P = :attr:`Topology.n_points`.
     """
     xp = _xp(src)
     cf = canonical_face()
@@ -138,7 +147,16 @@ def extend_points(src: Any, dst: Any, size: tuple[int, int]) -> tuple[Any, Any]:
     far = centre + FAR * max(size) * (o_s - centre) / (((o_s - centre) ** 2).sum(1) ** 0.5 + 1e-6)[:, None]
     ps.append(far)
     pd.append(far)
+    ls, ld = lids.lash_points(src2, dst2, (a * a + b * b) ** 0.5)
+    ps.append(ls)
+    pd.append(ld)
     return xp.concatenate(ps, 0), xp.concatenate(pd, 0)
+
+
+def extend_depth(z: np.ndarray) -> np.ndarray:
+    """Per-vertex depth [P] of the extended points from the mesh's [>=468] (rings: 0)."""
+    topo = topology()
+    return np.concatenate([z[:N_MESH], np.zeros(topo.lash - N_MESH), lids.lash_depth(z)])
 
 
 def triangle_affines(src: Any, dst: Any, triangles: np.ndarray, src_triangles: np.ndarray | None = None) -> Any:
@@ -177,10 +195,11 @@ def signed_area(pts: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
 
 
-def draw_order(dst: np.ndarray, depth: np.ndarray, topo: Topology | None = None) -> np.ndarray:
-    """Triangle indices to draw, in painter's order: outer rings, back-facing, then front-facing face triangles.
+def draw_order(dst: np.ndarray, depth: np.ndarray, topo: Topology | None = None) -> tuple[np.ndarray, int]:
+    """Triangle indices to draw: outer rings, back-facing, then front-facing face triangles;
+    returns (order, number of front-facing triangles at its end, which are depth-tested).
 
-    ``dst`` [P, 2] extended output points; ``depth`` [468] output z (smaller = closer).
+    ``dst`` [P, 2] extended output points; ``depth`` [P] their z (smaller = closer; :func:`extend_depth`).
     Face triangles are outward-oriented, i.e. clockwise in image coordinates when they
     face the camera; within each group they are drawn far-to-near.
     """
@@ -194,20 +213,18 @@ def draw_order(dst: np.ndarray, depth: np.ndarray, topo: Topology | None = None)
     # where a fold leaves no front-facing cover (lip corners, nose wings turning away)
     # the folded triangle's map is better than a hole.
     ring = np.arange(topo.n_face, len(topo.triangles))[::-1]
-    return np.concatenate([ring, back[np.argsort(-z[back], kind="stable")],
-                           front[np.argsort(-z[front], kind="stable")]])
+    order = np.concatenate([ring, back[np.argsort(-z[back], kind="stable")],
+                            front[np.argsort(-z[front], kind="stable")]])
+    return order, len(front)
 
 
-def rasterize_ids(dst: np.ndarray, order: np.ndarray, triangles: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Integer map [H, W] of the triangle owning each pixel (-1: none), drawn in ``order``."""
-    import cv2
+def rasterize_ids(dst: np.ndarray, order: np.ndarray, triangles: np.ndarray, size: tuple[int, int],
+                  depth: np.ndarray | None = None, n_ztest: int = 0) -> np.ndarray:
+    """Integer map [H, W] of the triangle owning each pixel (-1: none), drawn in ``order``;
+    the last ``n_ztest`` triangles are depth-tested per pixel with ``depth`` [P]."""
+    from .zbuffer import rasterize
 
-    h, w = size
-    ids = np.full((h, w), -1, np.int32)
-    pts = np.round(dst[triangles[order]] * 16).astype(np.int32)  # 4 fractional bits
-    for k, tri in zip(order.tolist(), pts):
-        cv2.fillConvexPoly(ids, tri, k, lineType=cv2.LINE_8, shift=4)
-    return ids
+    return rasterize(dst, triangles, order, size, depth, n_ztest)
 
 
 def dense_field_np(aff: np.ndarray, ids: np.ndarray, x0: int = 0, y0: int = 0,
@@ -215,23 +232,36 @@ def dense_field_np(aff: np.ndarray, ids: np.ndarray, x0: int = 0, y0: int = 0,
     """Backward maps (map_x, map_y) [H, W] float32 from per-triangle affines and the id map.
 
     ``ids`` may be a window of the output whose top-left pixel is (x0, y0); ``fade``
-    (whole images only) scales the displacement by :func:`border_image`.
+    (whole images only) scales the displacement by :func:`border_image`. Pixels no
+    triangle owns map to themselves. One compiled pass (:func:`_gather`).
     """
     h, w = ids.shape
-    at = np.ascontiguousarray(np.hstack([aff.astype(np.float32).T, _IDENTITY]))  # [6, T+1]
-    idx = np.where(ids < 0, at.shape[1] - 1, ids)
-    xs = np.arange(x0, x0 + w, dtype=np.float32)[None, :]
-    ys = np.arange(y0, y0 + h, dtype=np.float32)[:, None]
-    c = [np.take(at[i], idx, mode="clip") for i in range(6)]
-    mx, my = c[0] * xs + c[1] * ys + c[2], c[3] * xs + c[4] * ys + c[5]
-    if (x0, y0) == (0, 0) and fade:
-        wb = border_image((h, w))
-        mx = xs + (mx - xs) * wb
-        my = ys + (my - ys) * wb
+    wb = border_image((h, w)) if (x0, y0) == (0, 0) and fade else np.ones((1, 1), np.float32)
+    return _gather(np.ascontiguousarray(aff, dtype=np.float32), ids, x0, y0, wb)
+
+
+@njit(cache=True, nogil=True)
+def _gather(aff: np.ndarray, ids: np.ndarray, x0: int, y0: int,
+            wb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    h, w = ids.shape
+    mx = np.empty((h, w), np.float32)
+    my = np.empty((h, w), np.float32)
+    fade = wb.shape[0] == h and wb.shape[1] == w
+    for y in range(h):
+        fy = np.float32(y + y0)
+        for x in range(w):
+            fx = np.float32(x + x0)
+            k = ids[y, x]
+            if k < 0:
+                mx[y, x], my[y, x] = fx, fy
+                continue
+            u = aff[k, 0] * fx + aff[k, 1] * fy + aff[k, 2]
+            v = aff[k, 3] * fx + aff[k, 4] * fy + aff[k, 5]
+            if fade:
+                u = fx + (u - fx) * wb[y, x]
+                v = fy + (v - fy) * wb[y, x]
+            mx[y, x], my[y, x] = u, v
     return mx, my
-
-
-_IDENTITY = np.array([[1.0], [0.0], [0.0], [0.0], [1.0], [0.0]], np.float32)  # pixels no triangle owns
 
 
 def dense_field_torch(aff: Any, ids: np.ndarray, x0: int = 0, y0: int = 0, fade: bool = False) -> Any:

@@ -2,11 +2,14 @@
 
 The One-Euro filter (Casiez, Roussel & Vogel, CHI 2012) is a low-pass filter whose
 cut-off rises with speed: slow drift (landmark noise on a still face) is smoothed
-strongly, fast motion (a blink, a mouth opening) passes with little lag.
+strongly, fast motion (a blink, a mouth opening) passes with little lag. A whole clip
+is smoothed offline without lag (:func:`smooth_clip`); a live stream uses the causal
+filter.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -58,3 +61,56 @@ def make_filter(method: str, min_cutoff: float = 1.0, beta: float = 0.05, d_cuto
     if method == "one_euro":
         return OneEuroFilter(min_cutoff, beta, d_cutoff)
     raise ValueError(f"unknown smoothing {method!r}; use one_euro or none")
+
+
+SPEED_MEAN, SPEED_MAX = 3, 7  # frames: the centred speed is averaged, then maxed over these windows
+
+
+def smooth_clip(points: Sequence[np.ndarray | None], times: Sequence[float], min_cutoff: float = 1.0,
+                beta: float = 5.0, scale_idx: tuple[int, int] = (33, 263)) -> list[np.ndarray | None]:
+    """Zero-phase, look-ahead One-Euro smoothing of a whole clip's landmarks (offline).
+
+    A causal One-Euro filter notices a blink only after its speed estimate has caught
+    up: the blink arrives late and shallow (a 2-frame blink to 0.03 eye aspect ratio
+    came out at 0.15, spread over 8 frames). With the whole clip at hand, the speed of
+    each coordinate is measured centred (central difference, 3-frame mean, 3-frame
+    max), so the cut-off is already high when a fast motion starts; the clip is then
+    filtered forward and backward with that cut-off and the two passes averaged, which
+    cancels the lag. Runs of frames without a face (None) split the clip.
+    ``points``: [..., 3] arrays per frame (pixels); ``scale_idx``: the two points whose
+    distance normalises speed (the eye corners), as in :class:`OneEuroFilter`.
+    """
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
+    out: list[np.ndarray | None] = list(points)
+    i, n = 0, len(points)
+    while i < n:
+        if points[i] is None:
+            i += 1
+            continue
+        j = i
+        while j < n and points[j] is not None:
+            j += 1
+        a = np.stack([np.asarray(p, np.float64) for p in points[i:j]])  # [m, ...]
+        if len(a) > 2:
+            t = np.asarray(times[i:j], np.float64)
+            dt = np.maximum(np.diff(t), 1e-3)
+            scale = np.linalg.norm(a[:, scale_idx[0], :2] - a[:, scale_idx[1], :2], axis=1)
+            shape = (-1,) + (1,) * (a.ndim - 1)
+            speed = np.empty_like(a)
+            speed[1:-1] = (a[2:] - a[:-2]) / (dt[1:] + dt[:-1]).reshape(shape)
+            speed[0], speed[-1] = (a[1] - a[0]) / dt[0], (a[-1] - a[-2]) / dt[-1]
+            speed = np.abs(speed) / np.maximum(scale, 1e-9).reshape(shape)
+            speed = maximum_filter1d(uniform_filter1d(speed, SPEED_MEAN, axis=0), SPEED_MAX, axis=0)
+            cutoff = min_cutoff + beta * speed
+            step = np.r_[dt[0], dt].reshape(shape)
+            alpha = 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff * step))
+            fwd, bwd = a.copy(), a.copy()
+            for k in range(1, len(a)):
+                fwd[k] = alpha[k] * a[k] + (1 - alpha[k]) * fwd[k - 1]
+            for k in range(len(a) - 2, -1, -1):
+                bwd[k] = alpha[k] * a[k] + (1 - alpha[k]) * bwd[k + 1]
+            a = 0.5 * (fwd + bwd)
+        out[i:j] = list(a)
+        i = j
+    return out

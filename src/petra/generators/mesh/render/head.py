@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
+
 from petra.io import quiet_native_stderr
 
 PLATE_SIDE = 128     # the inpainting runs at this resolution (the revealed strips are thin)
@@ -67,31 +69,46 @@ def prepare_head(rgb: np.ndarray, person: np.ndarray | None = None) -> HeadLayer
 def composite(layer: HeadLayer, img: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
     """Put the warped person ``img`` over the plate where the warp ``(mx, my)`` moved pixels.
 
-    out = img + moved * (1 - carried person mask) * (plate - img), computed in the
-    bounding box of the moved pixels only.
+    out = img + moved * (1 - carried person mask) * (plate - img), one compiled pass
+    (:func:`_composite`); samples outside the image (the atlas strip of the iris patches)
+    count as person. Near the crop border the field fades out and squeezes whatever
+    crosses it (hair, a hat): that is no reveal, so the border weight keeps the warped
+    pixels there.
     """
-    import cv2
-
     from .field import border_image
 
+    return _composite(img, layer.plate, layer.person, mx, my, border_image(mx.shape), MOVED_PX[0], MOVED_PX[1])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _composite(img: np.ndarray, plate: np.ndarray, person: np.ndarray, mx: np.ndarray, my: np.ndarray,
+               border: np.ndarray, lo: float, hi: float) -> np.ndarray:  # pragma: no cover - compiled
     h, w = mx.shape
-    xs = np.arange(w, dtype=np.float32)[None]
-    ys = np.arange(h, dtype=np.float32)[:, None]
-    disp = np.abs(mx - xs) + np.abs(my - ys)
-    rows = np.nonzero(disp.max(1) > MOVED_PX[0])[0]
-    if rows.size == 0:
-        return img
-    cols = np.nonzero(disp[rows[0]:rows[-1] + 1].max(0) > MOVED_PX[0])[0]
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    lo, hi = MOVED_PX
-    moved = np.clip((disp[y0:y1, x0:x1] - lo) / (hi - lo), 0.0, 1.0)
-    # samples outside the image are iris patches in the atlas strip: person
-    carried = cv2.remap(layer.person, mx[y0:y1, x0:x1], my[y0:y1, x0:x1], cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
-    # near the crop border the field fades out and squeezes whatever crosses it (hair, a
-    # hat): that is no reveal, keep the warped pixels there
-    a = moved * (1.0 - carried) * border_image((h, w))[y0:y1, x0:x1]
     out = img.copy()
-    win = out[y0:y1, x0:x1]
-    out[y0:y1, x0:x1] = cv2.blendLinear(win, layer.plate[y0:y1, x0:x1], 1.0 - a, a)
+    lo32, inv = np.float32(lo), np.float32(1.0 / (hi - lo))
+    wm, hm = np.float32(w - 1), np.float32(h - 1)
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for y in range(h):
+        fy0 = np.float32(y)
+        for x in range(w):
+            u, v = mx[y, x], my[y, x]
+            d = abs(u - np.float32(x)) + abs(v - fy0)
+            if d <= lo32:
+                continue
+            moved = min((d - lo32) * inv, one)
+            # bilinear sample of the person mask at (u, v); outside the image: 1 (person)
+            carried = one
+            if zero <= u <= wm and zero <= v <= hm:
+                x0, y0 = int(u), int(v)
+                x1, y1 = min(x0 + 1, w - 1), min(y0 + 1, h - 1)
+                fx, fy = u - np.float32(x0), v - np.float32(y0)
+                carried = ((one - fy) * ((one - fx) * person[y0, x0] + fx * person[y0, x1])
+                           + fy * ((one - fx) * person[y1, x0] + fx * person[y1, x1]))
+            a = moved * (one - carried) * border[y, x]
+            if a <= zero:
+                continue
+            for c in range(3):
+                p = np.float32(img[y, x, c])
+                val = p + a * (np.float32(plate[y, x, c]) - p) + np.float32(0.5)
+                out[y, x, c] = np.uint8(min(max(val, zero), np.float32(255.0)))
     return out

@@ -4,9 +4,12 @@ Warping alone would stretch the thin line between the target's closed lips over 
 whole opening. Instead, when the output's inner-lip opening is clearly larger than
 the target's, the interior (teeth, tongue, dark cavity) is taken from the driving
 frame: the driving frame's mouth-fill triangles are mapped onto the output's,
-colour-matched to the target by the ratio of the two faces' skin colour, and
-composited inside the output inner-lip contour with a soft, slightly eroded mask, so
-the target's own lips (warped by the mesh, never stretched across the gap) frame it.
+colour-matched to the target by the ratio of the two faces' skin colour (globally:
+brightness, colour, saturation) and locally (a brightness plane fitted to the ratio of
+the two faces' skin in a ring around the mouth, so a target lit from one side gets an
+interior lit from that side), and composited inside the output inner-lip contour with a
+soft, slightly eroded mask, so the target's own lips (warped by the mesh, never
+stretched across the gap) frame it.
 """
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ from petra.geometry.canonical import LIPS_OUTER, canonical_face
 
 # Skin sample points around the mouth and on the cheeks (colour matching).
 SKIN = np.array([205, 425, 36, 266, 199, 175, 18, 200, 50, 280, 101, 330, 147, 376, 123, 352])
+# Skin ring just outside the lips (local colour matching).
+RING = np.array([57, 43, 106, 182, 83, 18, 313, 406, 335, 273, 287, 410, 322, 391, 393, 164, 167, 165, 92, 186])
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+SHADE_MAX = 0.3  # the local brightness plane varies by at most +-this across the mouth
 
 
 @lru_cache(maxsize=1)
@@ -39,17 +45,52 @@ def opening(pts: np.ndarray) -> float:
     return float(area / max(width * width, 1e-6))
 
 
+def _patches(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Mean RGB [N, 3] of 5x5 patches at points [N, >=2] (NaN outside the image)."""
+    h, w = img.shape[:2]
+    xy = np.round(pts[:, :2]).astype(int)
+    ok = (xy[:, 0] >= 2) & (xy[:, 0] < w - 2) & (xy[:, 1] >= 2) & (xy[:, 1] < h - 2)
+    out = np.full((len(xy), 3), np.nan, np.float32)
+    if ok.any():
+        d = np.arange(-2, 3)
+        ys = (xy[ok, 1][:, None, None] + d[None, :, None])
+        xs = (xy[ok, 0][:, None, None] + d[None, None, :])
+        out[ok] = img[ys, xs].reshape(int(ok.sum()), -1, 3).mean(1)
+    return out
+
+
 def skin_colour(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Mean RGB of 5x5 patches at the skin sample points inside the image (float32 [3])."""
-    h, w = img.shape[:2]
-    xy = np.round(pts[SKIN, :2]).astype(int)
-    ok = (xy[:, 0] >= 2) & (xy[:, 0] < w - 2) & (xy[:, 1] >= 2) & (xy[:, 1] < h - 2)
-    if not ok.any():
-        return np.full(3, 128.0, np.float32)
-    d = np.arange(-2, 3)
-    ys = (xy[ok, 1][:, None, None] + d[None, :, None])
-    xs = (xy[ok, 0][:, None, None] + d[None, None, :])
-    return img[ys, xs].reshape(-1, 3).mean(0).astype(np.float32)
+    c = _patches(img, pts[SKIN])
+    ok = np.isfinite(c[:, 0])
+    return c[ok].mean(0).astype(np.float32) if ok.any() else np.full(3, 128.0, np.float32)
+
+
+def ring_luma(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Luminance [20] of the skin ring around the mouth (NaN outside the image)."""
+    return _patches(img, pts[RING]) @ LUMA
+
+
+def local_shade(ring_tgt: np.ndarray, ring_drv: np.ndarray, out_pts: np.ndarray, x0: int, y0: int,
+                shape: tuple[int, int]) -> np.ndarray | None:
+    """[h, w] brightness modulation (mean 1) of the interior layer over its box at (x0, y0):
+    a plane fitted to the target/driver skin luminance ratio around the mouth, placed at
+    the ring's output positions, divided by its value at the mouth centre."""
+    ratio = (ring_tgt + 1.0) / (ring_drv + 1.0)
+    ok = np.isfinite(ratio)
+    if ok.sum() < 6:
+        return None
+    xy = out_pts[RING[ok], :2]
+    c = xy.mean(0)
+    a = np.c_[np.ones(int(ok.sum())), xy - c]
+    coef, *_ = np.linalg.lstsq(a, ratio[ok], rcond=None)
+    if coef[0] <= 1e-3:
+        return None
+    h, w = shape
+    gx, gy = coef[1] / coef[0], coef[2] / coef[0]
+    xs = np.arange(x0, x0 + w, dtype=np.float32)[None, :] - c[0]
+    ys = np.arange(y0, y0 + h, dtype=np.float32)[:, None] - c[1]
+    return np.clip(1.0 + gx * xs + gy * ys, 1.0 - SHADE_MAX, 1.0 + SHADE_MAX).astype(np.float32)
 
 
 def colour_gain(skin_tgt: np.ndarray, skin_drv: np.ndarray, chroma: float = 0.3) -> np.ndarray:
@@ -79,10 +120,11 @@ class MouthDraw:
     alpha: np.ndarray  # [h, w] float32 compositing weight
     gain: np.ndarray   # [3] float32 colour gain (target skin / driving skin)
     saturation: float  # chroma kept after the gain (a grey-scale target gets a grey interior)
+    shade: np.ndarray | None = None  # [h, w] float32 local brightness modulation (mean 1)
 
 
 def plan_mouth(out_pts: np.ndarray, drv_pts: np.ndarray, drv_img: np.ndarray, open_tgt: float,
-               skin_tgt: np.ndarray, size: tuple[int, int]) -> MouthDraw | None:
+               skin_tgt: np.ndarray, size: tuple[int, int], ring_tgt: np.ndarray | None = None) -> MouthDraw | None:
     """Decide and rasterise the mouth layer (no gradients); None when the target's interior suffices."""
     import cv2
 
@@ -111,24 +153,28 @@ def plan_mouth(out_pts: np.ndarray, drv_pts: np.ndarray, drv_img: np.ndarray, op
     skin_drv = skin_colour(drv_img, drv_pts)
     gain = colour_gain(skin_tgt, skin_drv)
     sat = float(np.clip(_saturation(skin_tgt) / max(_saturation(skin_drv), 1e-3), 0.0, 1.0))
-    return MouthDraw(y0, x0, ids, alpha.astype(np.float32), gain, sat)
-
+    shade = None if ring_tgt is None else local_shade(ring_tgt, ring_luma(drv_img, drv_pts), out_pts, x0, y0,
+                                                      ids.shape)
+    return MouthDraw(y0, x0, ids, alpha.astype(np.float32), gain, sat, shade)
 
 
 def _saturation(rgb: np.ndarray) -> float:
     return float((rgb.max() - rgb.min()) / max(float(rgb.max()), 1.0))
 
 
-def grade(layer: object, gain: np.ndarray, saturation: float) -> object:
-    """Colour-grade the driving interior [..., 3] (numpy) or [3, ...] (torch): gain, then chroma."""
+def grade(layer: object, gain: np.ndarray, saturation: float, shade: np.ndarray | None = None) -> object:
+    """Colour-grade the driving interior [h, w, 3] (numpy) or [3, h, w] (torch): gain and the
+    local brightness ``shade`` [h, w], then chroma."""
     if isinstance(layer, np.ndarray):
-        g = layer * gain
+        g = layer * gain if shade is None else layer * gain * shade[..., None]
         lum = (g @ LUMA)[..., None]
         return lum + saturation * (g - lum)
     import torch
 
     gt = torch.as_tensor(gain, dtype=layer.dtype, device=layer.device).reshape(3, *([1] * (layer.dim() - 1)))
     g = layer * gt
+    if shade is not None:
+        g = g * torch.as_tensor(shade, dtype=layer.dtype, device=layer.device)[None]
     w = torch.as_tensor(LUMA, dtype=layer.dtype, device=layer.device).reshape(3, *([1] * (layer.dim() - 1)))
     lum = (g * w).sum(0, keepdim=True)
     return lum + saturation * (g - lum)

@@ -2,7 +2,7 @@
 
 :func:`prepare_target` runs once per target image (iris atlas, mouth and skin
 statistics, which triangles are hidden in the target); :func:`plan_frame` runs once
-per output frame (the triangle id map, iris and mouth layers). The fast renderer
+per output frame (the triangle id map with a per-pixel depth test, iris and mouth layers). The fast renderer
 (:mod:`petra.generators.mesh.render.warp`) and the differentiable one (:mod:`petra.generators.mesh.render.torch_warp`)
 consume the same plans, which is why they produce the same image.
 """
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from petra.geometry.canonical import N_REFINED, canonical_face
+from petra.geometry.canonical import N_REFINED
 from petra.geometry.frame import fit_similarity
 from .eyes import IrisDraw, IrisPatch, build_atlas, plan_irises
-from .field import Topology, draw_order, extend_points, rasterize_ids, signed_area, topology
-from .mouth import MouthDraw, opening, plan_mouth, skin_colour
+from .field import Topology, draw_order, extend_depth, extend_points, rasterize_ids, signed_area, topology
+from .mouth import MouthDraw, opening, plan_mouth, ring_luma, skin_colour
 
 HIDDEN_RATIO = 0.0    # target triangle area / its mirror twin's below this (back-facing) = hidden in the target
 TURNED_YAW = 12.0     # ... when the target's |yaw| exceeds this (degrees)
@@ -39,6 +39,7 @@ class TargetPlan:
     hidden: np.ndarray         # [n_face] bool: hidden/foreshortened in the target, twin visible
     person: np.ndarray | None = None   # [H, W] bool person mask of a turned target (else None)
     nearest: np.ndarray | None = None  # [H, W, 2] float32 (x, y) of the nearest person pixel
+    ring: np.ndarray | None = None     # [20] skin luminance around the mouth (local colour matching)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class FramePlan:
     irises: list[IrisDraw]
     mouth: MouthDraw | None
     revealed: np.ndarray | None = None  # [H, W] bool: pixels of face triangles the output reveals
+    src_ext: np.ndarray | None = None   # [P, 2] extended texture points (numpy; the fast path reuses them)
+    dst_ext: np.ndarray | None = None   # [P, 2] extended output points
 
 
 def _check_points(pts: np.ndarray, name: str) -> np.ndarray:
@@ -75,9 +78,10 @@ def prepare_target(target: np.ndarray, points: np.ndarray, gaze: bool = True,
     pts = _check_points(points, "target points")
     topo = topology()
     face = topo.triangles[: topo.n_face]
-    area = -signed_area(pts[:, :2], face)  # > 0 when front-facing (outward = clockwise in image)
-    twin = canonical_face().mirror[face][:, ::-1]  # mirroring flips the winding back
-    twin_area = -signed_area(pts[:, :2], twin)
+    ext, _ = extend_points(pts[:, :2], pts[:, :2], target.shape[:2])
+    area = -signed_area(ext, face)  # > 0 when front-facing (outward = clockwise in image)
+    twin = topo.mirror[face][:, ::-1]  # mirroring flips the winding back
+    twin_area = -signed_area(ext, twin)
     # Only a turned head hides one side; slivers of a frontal face are not "hidden".
     turned = abs(fit_similarity(pts).euler()[0]) > TURNED_YAW
     big = twin_area > MIN_TWIN_AREA * target.shape[0] * target.shape[1]
@@ -90,7 +94,7 @@ def prepare_target(target: np.ndarray, points: np.ndarray, gaze: bool = True,
     if turned and guard:
         person, nearest = person_and_nearest(target, person_soft)
     return TargetPlan(target.shape[:2], pts, atlas, irises, opening(pts), skin_colour(target, pts), area,
-                      twin_area, hidden, person, nearest)
+                      twin_area, hidden, person, nearest, ring_luma(target, pts))
 
 
 def person_and_nearest(rgb: np.ndarray, soft: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -143,16 +147,17 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     """Visibility and layers of one output frame (``out_pts``: [478, 3] output mesh, px)."""
     out_pts = _check_points(out_pts, "output points")
     topo = topo or topology()
-    _, dst_ext = extended(tp, out_pts)
-    order = draw_order(dst_ext, out_pts[:, 2], topo)
-    ids = rasterize_ids(dst_ext, order, topo.triangles, tp.size)
+    src_ext, dst_ext = extended(tp, out_pts)
+    depth = extend_depth(out_pts[:, 2])
+    order, n_front = draw_order(dst_ext, depth, topo)
+    ids = rasterize_ids(dst_ext, order, topo.triangles, tp.size, depth, n_front)
     src_tris = topo.triangles.copy()
     if tp.hidden.any():
         face = topo.triangles[: topo.n_face]
         out_area = -signed_area(dst_ext, face)
         use_twin = tp.hidden & (out_area > REVEAL_RATIO * np.maximum(tp.face_area, 0.0)) & (out_area > 1.0)
         use_twin &= out_area > 0.5 * tp.twin_area
-        src_tris[: topo.n_face][use_twin] = canonical_face().mirror[face[use_twin]]
+        src_tris[: topo.n_face][use_twin] = topo.mirror[face[use_twin]]
     revealed = None
     if tp.person is not None:
         face = topo.triangles[: topo.n_face]
@@ -165,5 +170,5 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     mouth = None
     if driving is not None and driving_pts is not None:
         mouth = plan_mouth(out_pts, _check_points(driving_pts, "driving points"), driving,
-                           tp.mouth_open, tp.skin, tp.size)
-    return FramePlan(ids, src_tris, irises, mouth, revealed)
+                           tp.mouth_open, tp.skin, tp.size, tp.ring)
+    return FramePlan(ids, src_tris, irises, mouth, revealed, src_ext, dst_ext)

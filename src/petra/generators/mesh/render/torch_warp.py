@@ -82,7 +82,7 @@ def render_planned(tp: TargetPlan, fp: FramePlan, atlas: Any, src_pts: Any, out_
         f = dense_field_torch(aff, m.ids, m.x0, m.y0)
         layer = _grid_sample(driving, f[..., 0], f[..., 1])
         hi = 255.0 if float(driving.detach().max()) > 1.5 else 1.0
-        layer = grade(layer, m.gain, m.saturation).clamp(0.0, hi)
+        layer = grade(layer, m.gain, m.saturation, m.shade).clamp(0.0, hi)
         a = torch.as_tensor(m.alpha, dtype=img.dtype, device=img.device)[None]
         h, w = m.ids.shape
         region = img[:, m.y0:m.y0 + h, m.x0:m.x0 + w]

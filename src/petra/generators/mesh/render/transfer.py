@@ -13,7 +13,7 @@ a lost face holds the last pose) -> compose (target identity + source expression
 + source pose) -> mesh warp of the target crop -> paste-back into the full photo.
 
 A whole clip (:meth:`Transfer.run_clip`, ``petra transfer`` on a video) is read twice:
-landmarks first, so the driver's neutral face is estimated over the whole clip
+landmarks first (smoothed over the clip without lag), so the driver's neutral face is estimated over the whole clip
 (:func:`petra.geometry.driver.neutral_face`) before any frame is rendered.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from petra.geometry.driver import DriverMotion, Framing, clamp_turn, neutral_fac
 from petra.geometry.facemesh import MAX_FACES, FaceChoice, FaceMesh, FaceTracker, choose_face
 from petra.geometry.motion import FaceParams, compose_mesh, fit_face
 from .composite import border_feather, motion_mask, paste_back
-from .filters import OneEuroFilter, make_filter
+from .filters import OneEuroFilter, make_filter, smooth_clip
 from .warp import MeshWarper
 
 
@@ -141,9 +141,11 @@ class Transfer:
     def close(self) -> None:
         self._tracker.close()
 
-    def landmarks(self, driving: np.ndarray, t: float | None = None, path: str = "<driving>") -> np.ndarray | None:
-        """Driving mesh [478, 3] (tracked and smoothed for video); None for a video frame
-        without a face after the first one (the pose is then held, :class:`DriverMotion`)."""
+    def landmarks(self, driving: np.ndarray, t: float | None = None, path: str = "<driving>",
+                  smooth: bool = True) -> np.ndarray | None:
+        """Driving mesh [478, 3] (tracked and, with ``smooth``, causally smoothed for video);
+        None for a video frame without a face after the first one (the pose is then held,
+        :class:`DriverMotion`)."""
         try:
             pts = self._tracker.detect(driving, path)
         except NoFaceError:
@@ -152,7 +154,7 @@ class Transfer:
             if self._filter is not None:
                 self._filter.reset()  # the face may come back elsewhere: no smoothing across the gap
             return None
-        if self._filter is not None:
+        if self._filter is not None and smooth:
             scale = float(np.linalg.norm(pts[33, :2] - pts[263, :2]))
             pts = self._filter(pts, self._frame / 30.0 if t is None else t, scale)
         self._last_pts = pts
@@ -183,18 +185,23 @@ class Transfer:
 
     def clip_landmarks(self, frames: Iterable[tuple[float, np.ndarray]], path: str = "<driving>"
                        ) -> list[np.ndarray | None]:
-        """First pass over a clip: tracked, smoothed landmarks of every (time, frame) (None: no face).
+        """First pass over a clip: tracked landmarks of every (time, frame) (None: no face),
+        smoothed over the whole clip without lag (:func:`smooth_clip`).
 
         Raises NoFaceError when no frame has a face."""
         out: list[np.ndarray | None] = []
+        times: list[float] = []
         for t, f in frames:
+            times.append(t)
             try:
-                out.append(self.landmarks(f, t, path))
+                out.append(self.landmarks(f, t, path, smooth=False))
             except NoFaceError:
                 out.append(None)  # before the first face
         if all(p is None for p in out):
             raise NoFaceError(path, "no face found in the driving video")
         self._last_pts = None
+        if self._filter is not None:
+            out = smooth_clip(out, times, self.cfg.min_cutoff, self.cfg.beta)
         return out
 
     def run_clip(self, frames: Sequence[np.ndarray], fps: float, path: str = "<driving>") -> Iterator[Output]:

@@ -19,7 +19,7 @@ from .plan import FramePlan, TargetPlan, extended, guard_background, plan_frame,
 def backward_map(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Atlas sampling coordinates (map_x, map_y) [H, W] float32 for one frame."""
     topo = topology()
-    src_ext, dst_ext = extended(tp, out_pts)
+    src_ext, dst_ext = (fp.src_ext, fp.dst_ext) if fp.dst_ext is not None else extended(tp, out_pts)
     aff = triangle_affines(src_ext, dst_ext, topo.triangles, fp.src_triangles)
     mx, my = dense_field_np(aff, fp.ids, fade=True)
     h, w = tp.size
@@ -52,7 +52,7 @@ def render_np(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray, driving: np.nd
         h, w = m.ids.shape
         region = img[m.y0:m.y0 + h, m.x0:m.x0 + w].astype(np.float32)
         a = m.alpha[..., None]
-        mixed = region * (1.0 - a) + np.clip(grade(layer.astype(np.float32), m.gain, m.saturation), 0, 255) * a
+        mixed = region * (1.0 - a) + np.clip(grade(layer.astype(np.float32), m.gain, m.saturation, m.shade), 0, 255) * a
         img[m.y0:m.y0 + h, m.x0:m.x0 + w] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
         if return_maps:  # mark the mouth layer as "moved" for paste-back masks
             sel = m.alpha > 0.01
