@@ -1,8 +1,11 @@
 """Score one method on the pair list: per-frame rows, one Parquet file per method.
 
 For every pair the method gets ``set_target(target)``, ``set_reference(first driving
-frame)``, ``set_clip(all driving frames)`` when it has that method (it sees the whole
-driving clip first, as ``petra transfer`` does), and then ``drive(frame)`` per frame.
+frame)``, on cross pairs ``set_clip(all driving frames)`` when it has that method (it sees
+the whole driving clip first, as ``petra transfer`` does), and then ``drive(frame)`` per
+frame. Self pairs get no clip: their target *is* the clip's first frame, so the first-frame
+reference is exact there, and a clip neutral would offset the target's own expression
+(measured: self PSNR 22.20 → 21.87 dB with it, cross FL-CORR unchanged).
 Outputs, driving frames and targets go through the same evaluators (petra.evaluate.analyzer); every metric column carries
 its backend's name. A pair whose images cannot be read or driven is recorded in
 the rejects table and the job goes on.
@@ -112,7 +115,7 @@ def run_method(cfg: Mapping[str, Any], method: str, reenactor: Any, pairs: pd.Da
                 frames[path] = _img(path, root, size)
             except PetraError as err:  # recorded when the frame comes up below
                 frames[path] = err
-        if hasattr(reenactor, "set_clip"):
+        if hasattr(reenactor, "set_clip") and first["kind"] == "cross":
             reenactor.set_clip([f for f in frames.values() if isinstance(f, np.ndarray)])
         for _, fr in g.iterrows():
             try:
