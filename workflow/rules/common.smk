@@ -96,16 +96,7 @@ EVAL_KEYS = ("pairs_seed", "splits", "cross_pairs", "self_pairs", "frames_per_vi
 
 def eval_method_params(wildcards):
     """Config a method's outputs depend on besides the evaluators (Snakemake reruns on change)."""
-    m = registry.parse(wildcards.method, config)
-    if m.kind == "reference":
-        return {}
-    if m.trained:
-        return train_rule(m)["params"]  # the params its run read
-    if m.kind == "pretrained":
-        return registry.package(m).pretrained_rule(config, m)["params"]
-    if m.generator == "stylegan2":
-        return {"baseline": config.get("baseline"), "stylegan2": config.get("stylegan2")}
-    return {"mesh": config.get("mesh")}
+    return registry.method_params(wildcards.method, config)
 
 
 def eval_method_inputs(wildcards):
