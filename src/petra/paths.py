@@ -179,6 +179,11 @@ def metrics_file(cfg: Mapping[str, Any], name: str = "summary") -> Path:
     return reports_path(cfg, "metrics", f"{name}.json")
 
 
+def curves_dir(cfg: Mapping[str, Any]) -> Path:
+    """Training curves as CSV (``<method>.train.csv``, ``<method>.val.csv``) for ``dvc plots``."""
+    return reports_path(cfg, "curves")
+
+
 def metrics_summary(cfg: Mapping[str, Any]) -> Path:
     return metrics_file(cfg, "summary")
 

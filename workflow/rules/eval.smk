@@ -12,6 +12,8 @@ rule pairs:
         f"{DATA}/logs/pairs.log",
     params:
         evaluate={k: config["evaluate"][k] for k in EVAL_KEYS},
+    params:
+        tables=P("curves_dir"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -78,13 +80,17 @@ rule curves:
     output:
         figure=report(P("figure", "train_curves_{method}"), caption="../report/curves.rst",
                       category="Training curves", labels={"method": "{method}"}),
+        train=P("curves_dir", file="{method}.train.csv"),
+        val=P("curves_dir", file="{method}.val.csv"),
     log:
         f"{MODELS}/logs/curves/{{method}}.log",
     wildcard_constraints:
         method="|".join(TRAINED) or "no-trained-method",
+    params:
+        tables=P("curves_dir"),
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
     shell:
-        "{PETRA} curves --method {wildcards.method:q} --out {output.figure:q} > {log:q} 2>&1"
+        "{PETRA} curves --method {wildcards.method:q} --out {output.figure:q} --tables {params.tables:q} > {log:q} 2>&1"

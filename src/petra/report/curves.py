@@ -35,6 +35,23 @@ def series(rows: list[dict[str, Any]]) -> dict[str, tuple[list[int], list[float]
     return out
 
 
+def write_tables(run_dir: str | Path, folder: str | Path, name: str) -> list[Path]:
+    """``<name>.train.csv`` and ``<name>.val.csv`` (step + one column per loss): what ``dvc plots`` draws."""
+    import pandas as pd
+
+    from petra.io import write_text
+
+    run_dir, folder = Path(run_dir), Path(folder)
+    files = []
+    for src, split in (("metrics.jsonl", "train"), ("val.jsonl", "val")):
+        rows = [{k: v for k, v in r.items() if k not in SKIP or k == "step"} for r in read_jsonl(run_dir / src)]
+        df = pd.DataFrame(rows, columns=["step"] if not rows else None)
+        path = folder / f"{name}.{split}.csv"
+        write_text(path, df.to_csv(index=False))
+        files.append(path)
+    return files
+
+
 def training_curves(run_dir: str | Path, out: str | Path, title: str = "") -> dict[str, int]:
     """Draw train (left) and validation (right) losses against the step; returns points per panel."""
     run_dir = Path(run_dir)

@@ -9,12 +9,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help="a trained method: mesh-ours, sg2-ours-cos, …")
     parser.add_argument("--out", type=Path, default=None,
                         help="PNG to write (default: <paths.reports>/figures/train_curves_<method>.png)")
+    parser.add_argument("--tables", type=Path, default=None,
+                        help="folder for <method>.train.csv / .val.csv (default: <paths.reports>/curves)")
 
 
 def main(args: argparse.Namespace) -> int:
     from petra import config, generators, paths
     from petra.errors import PetraError
-    from petra.report.curves import training_curves
+    from petra.report.curves import training_curves, write_tables
 
     cfg = config.load(args.params, args.profile)
     method = generators.parse(args.method, cfg)
@@ -22,5 +24,6 @@ def main(args: argparse.Namespace) -> int:
         raise PetraError(f"{method.name} is a {method.kind} method: it has no training curves")
     out = args.out or paths.figure(cfg, f"train_curves_{method.name}")
     n = training_curves(paths.run_dir(cfg, method.name), out, title=f"{method.name} ({cfg['profile']})")
+    write_tables(paths.run_dir(cfg, method.name), args.tables or paths.curves_dir(cfg), method.name)
     print(f"curves {method.name}: {n['train']} train + {n['val']} validation points -> {out}")
     return 0
