@@ -38,6 +38,10 @@ rule evaluate:
         align={"size": config["align"]["size"]},
         method=eval_method_params,
     threads: 1
+    resources:
+        mem_mb=lambda wc: 12000 if method_gpu(wc) else 4000,
+        runtime=lambda wc: 480 if method_gpu(wc) else 60,
+        gpu=method_gpu,
     shell:
         "{PETRA} evaluate --method {wildcards.method:q} --pairs {input.pairs:q} --out {output.frames:q} "
         "--outputs {output.outputs:q} > {log:q} 2>&1"
