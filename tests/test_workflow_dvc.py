@@ -218,3 +218,51 @@ def test_dvc_repro_dry_on_a_fresh_clone_runs_the_sample_dag_without_stylegan2(pr
     assert not [c for c in cmds if "sg2-" in c or "--backend psp" in c or "smoke-weights" in c], cmds
     sg2 = dry(str(SG2_DVC))
     assert "petra latents --backend psp" in sg2 and "petra train --method sg2-ours" in sg2
+
+
+def test_dvc_experiment_compares_two_frame_sampling_variants(project_root, sample_root, tmp_path):
+    """`dvc exp run -S frames.max_per_video=...` on a 2-identity profile, then `dvc exp show` reads both
+    variants' manifest counts back side by side: one frame per clip gives fewer frames than two."""
+    if shutil.which("dvc") is None:
+        pytest.skip("dvc not installed")
+    import json
+    import os
+
+    import petra.config
+
+    cfg = petra.config.load(project_root / "params.yaml", "smoke")
+    cfg["paths"] = {"data": "data", "reports": "reports", "models": "models"}
+    cfg["dataset"] = {**cfg["dataset"], "mirror": str(sample_root), "identities": 2}
+    cfg["frames"] = {**cfg["frames"], "max_per_video": 2}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    shutil.copy(project_root / "dvc.yaml", tmp_path / "dvc.yaml")
+    shutil.copytree(project_root / "src", tmp_path / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def run(*args: str) -> str:
+        res = subprocess.run(list(args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+        return res.stdout
+
+    run("git", "init", "-q")
+    run("dvc", "init", "-q")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "base")
+    run("dvc", "exp", "run", "manifest", "-n", "two", "-S", "frames.max_per_video=2")
+    run("dvc", "exp", "run", "manifest", "-n", "one", "-S", "frames.max_per_video=1")
+    rows = json.loads(run("dvc", "exp", "show", "--json"))
+    found = {}
+    for row in rows:
+        for exp in row.get("experiments") or []:
+            for rev in exp.get("revs", []):
+                data = rev.get("data") or {}
+                per_video = data["params"]["params.yaml"]["data"]["frames"]["max_per_video"]
+                counts = data["metrics"]["data/manifests/summary.json"]["data"]["counts"]
+                found[rev["name"]] = (per_video, counts)
+    assert found["two"][0] == 2 and found["one"][0] == 1, found
+    two, one = found["two"][1], found["one"][1]
+    assert two["videos"] == one["videos"] > 0 and two["identities"] == one["identities"] == 2
+    assert one["frames"] == one["videos"] < two["frames"] <= 2 * two["videos"], found
+    table = run("dvc", "exp", "show", "--no-pager", "--md")
+    assert "two" in table and "one" in table and "counts.frames" in table
