@@ -143,18 +143,20 @@ PIPELINE_ENV = "PETRA_PIPELINE_ID"  # set once per Snakemake invocation (Snakefi
 
 @functools.lru_cache(maxsize=4)
 def git_state(root: str = ".") -> dict[str, str]:
-    """The project's commit and whether tracked files differ from it ("unknown" outside a checkout)."""
-    def git(*args: str) -> str | None:
+    """The commit and dirty flag of the checkout at ``root``, else of the one petra's code runs from (an
+    editable install in a scratch workflow copy), else "unknown"."""
+    def git(where: Path, *args: str) -> str | None:
         try:
-            res = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+            res = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return res.stdout.strip() if res.returncode == 0 else None
 
-    commit = git("rev-parse", "HEAD")
+    where = next((w for w in (Path(root), Path(__file__).resolve().parent) if git(w, "rev-parse", "HEAD")), None)
+    commit = git(where, "rev-parse", "HEAD") if where else None
     if commit is None:
         return {"petra.git_commit": "unknown", "petra.git_dirty": "unknown"}
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    dirty = git(where, "status", "--porcelain", "--untracked-files=no")
     return {"petra.git_commit": commit, "petra.git_dirty": "unknown" if dirty is None else str(bool(dirty)).lower(),
             "mlflow.source.git.commit": commit}
 

@@ -44,7 +44,7 @@ def register(cfg: Mapping[str, Any], method: str, selection: dict[str, Any]) -> 
         return None
     chosen = next((c for c in selection.get("checkpoints", []) if c["step"] == selection["step"]), selection)
     metrics = {f"select_{k}": v for k, v in chosen.items()
-               if k not in ("step", "checkpoint") and isinstance(v, numbers.Real)}
+               if k not in ("step", "checkpoint", "size") and isinstance(v, numbers.Real)}
     metrics["step"] = selection["step"]
     version = tracking.register_checkpoint(method, run_id, selection["checkpoint"], metrics,
                                            description=selection.get("criterion", ""))
