@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
-from .io import atomic_path
+from .io import atomic_path, sidecar
 
 T = TypeVar("T")
 
@@ -265,8 +265,6 @@ def register_checkpoint(name: str, run_id: str, checkpoint: str | Path, metrics:
                         description: str = "", root: str | Path | None = None) -> int:
     """Log ``checkpoint`` (and its sha256 sidecar) to ``run_id`` under ``selected/`` and register it as a
     new version of model ``name``, the metrics as version tags; returns the version number."""
-    from .io import sidecar
-
     c = client(root)
     log_artifacts(run_id, [checkpoint, sidecar(checkpoint)], "selected", root=root, c=c)
     root = Path(root or Path.cwd())

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from petra.errors import InputError
+from petra.io import write_text
 from petra.plotting import pyplot, save_figure
 
 SKIP = {"step", "sec_per_step"}  # bookkeeping, not losses
@@ -38,8 +39,6 @@ def series(rows: list[dict[str, Any]]) -> dict[str, tuple[list[int], list[float]
 def write_tables(run_dir: str | Path, folder: str | Path, name: str) -> list[Path]:
     """``<name>.train.csv`` and ``<name>.val.csv`` (step + one column per loss): what ``dvc plots`` draws."""
     import pandas as pd
-
-    from petra.io import write_text
 
     run_dir, folder = Path(run_dir), Path(folder)
     files = []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from petra.evaluate.metrics import for_table_column, label
-from petra.io import write_text
+from petra.io import write_json, write_text
 
 
 def metric_columns(table: pd.DataFrame) -> list[str]:
@@ -80,8 +80,6 @@ def metrics_json(table: pd.DataFrame) -> dict[str, dict[str, float]]:
 def write_metrics(table: pd.DataFrame, folder: Path) -> list[Path]:
     """``<folder>/<method>.json`` per method and ``summary.json`` (every method's means): what
     ``dvc metrics show`` and ``dvc exp show`` compare."""
-    from petra.io import write_json
-
     per = metrics_json(table)
     files = []
     for method, row in per.items():

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from petra.errors import PetraError
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help="a trained method: mesh-ours, sg2-ours-cos, …")
@@ -15,7 +17,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from petra import config, generators, paths
-    from petra.errors import PetraError
     from petra.report.curves import training_curves, write_tables
 
     cfg = config.load(args.params, args.profile)
