@@ -123,10 +123,8 @@ def test_dvc_reads_the_pipeline(project_root):
     assert remote.stdout.strip() == "local"
 
 
-def test_dvc_repro_then_status_on_a_tiny_profile(project_root, sample_root, tmp_path):
-    """`dvc repro manifest` runs the data stages; `dvc status` is clean, then sees a params edit."""
-    if shutil.which("dvc") is None:
-        pytest.skip("dvc not installed")
+def _tiny_project(project_root: Path, sample_root: Path, tmp_path: Path) -> tuple[dict, dict]:
+    """dvc.yaml + src + a 2-identity smoke params.yaml in tmp_path; returns (params, env)."""
     import os
 
     import petra.config
@@ -138,7 +136,14 @@ def test_dvc_repro_then_status_on_a_tiny_profile(project_root, sample_root, tmp_
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     shutil.copy(project_root / "dvc.yaml", tmp_path / "dvc.yaml")
     shutil.copytree(project_root / "src", tmp_path / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    return cfg, {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+
+
+def test_dvc_repro_then_status_on_a_tiny_profile(project_root, sample_root, tmp_path):
+    """`dvc repro manifest` runs the data stages; `dvc status` is clean, then sees a params edit."""
+    if shutil.which("dvc") is None:
+        pytest.skip("dvc not installed")
+    cfg, env = _tiny_project(project_root, sample_root, tmp_path)
 
     def dvc(*args: str) -> str:
         res = subprocess.run(["dvc", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
@@ -226,19 +231,9 @@ def test_dvc_experiment_compares_two_frame_sampling_variants(project_root, sampl
     if shutil.which("dvc") is None:
         pytest.skip("dvc not installed")
     import json
-    import os
 
-    import petra.config
-
-    cfg = petra.config.load(project_root / "params.yaml", "smoke")
-    cfg["paths"] = {"data": "data", "reports": "reports", "models": "models"}
-    cfg["dataset"] = {**cfg["dataset"], "mirror": str(sample_root), "identities": 2}
-    cfg["frames"] = {**cfg["frames"], "max_per_video": 2}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
-    shutil.copy(project_root / "dvc.yaml", tmp_path / "dvc.yaml")
-    shutil.copytree(project_root / "src", tmp_path / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    _, env = _tiny_project(project_root, sample_root, tmp_path)
+    env.update({"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
 
     def run(*args: str) -> str:
         res = subprocess.run(list(args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
