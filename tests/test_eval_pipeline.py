@@ -116,6 +116,7 @@ def test_report_writes_table_figures_and_mlflow_runs(cfg, evaluated, manifest, t
     from petra.stages.report import run_report
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("PETRA_PIPELINE_ID", "test-invocation")  # what the Snakefile's onstart sets
     monkeypatch.chdir(tmp_path)  # tracking.py puts artifacts under ./mlruns
     evals = [paths.eval_frames(cfg, m) for m in evaluated_methods(cfg)]
     out = paths.reports_path(cfg)
@@ -137,9 +138,36 @@ def test_report_writes_table_figures_and_mlflow_runs(cfg, evaluated, manifest, t
         img = read_image(out / "figures" / f"{name}.png")
         assert img.shape[0] > 200 and img.std() > 10, name
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = mlflow.search_runs(experiment_names=[f"petra-{cfg['profile']}-results"])
+    every = mlflow.search_runs(experiment_names=[f"petra-{cfg['profile']}-results"])
+    assert sorted(every["tags.petra.stage"]) == ["evaluate", "evaluate", "pipeline", "report"]
+    assert set(every["tags.petra.pipeline_id"]) == {"test-invocation"}
+    assert set(every["tags.petra.git_dirty"]) <= {"true", "false", "unknown"}
+    assert every["tags.petra.git_commit"].str.fullmatch(r"[0-9a-f]{40}|unknown").all()
+    by_stage = every.set_index("tags.petra.stage")
+    # nesting: method runs under the report run (which holds the shared artifacts once) under the pipeline run
+    assert by_stage.loc["report", "tags.mlflow.parentRunId"] == by_stage.loc["pipeline", "run_id"]
+    runs = mlflow.search_runs(experiment_names=[f"petra-{cfg['profile']}-results"],
+                              filter_string="tags.`petra.stage` = 'evaluate'")
     assert sorted(runs["tags.mlflow.runName"]) == ["copy-driving", "copy-target"]
+    assert set(runs["tags.mlflow.parentRunId"]) == {by_stage.loc["report", "run_id"]}
     assert "metrics.fl_corr_dlib" in runs.columns and "params.evaluate.pairs_seed" in runs.columns
+    # params: only what a reference method's numbers depend on (no generator or training settings)
+    logged = {c.split(".", 2)[1] for c in runs.columns if c.startswith("params.") and runs[c].notna().any()}
+    assert logged == {"method", "evaluate"}, logged
+    # compare two methods through the API: copy-driving reproduces the driver's landmarks, copy-target does not
+    m = runs.set_index("tags.petra.method")
+    assert m.loc["copy-driving", "metrics.fl_corr_dlib"] == pytest.approx(t.loc["copy-driving", "fl_corr_dlib"])
+    assert m.loc["copy-driving", "metrics.fl_corr_dlib"] > m.loc["copy-target", "metrics.fl_corr_dlib"]
+    assert m.loc["copy-target", "metrics.id_csim_dlib"] > m.loc["copy-driving", "metrics.id_csim_dlib"]
+    arts = {a.path for a in mlflow.MlflowClient().list_artifacts(by_stage.loc["report", "run_id"])}
+    assert "results.csv" in arts and not mlflow.MlflowClient().list_artifacts(m.loc["copy-target", "run_id"])
+    # DVC's metrics files: one per method and a summary
+    import json
+
+    summary = json.loads((out / "metrics" / "summary.json").read_text())
+    assert set(summary) == {"copy-target", "copy-driving"}
+    assert summary["copy-driving"]["fl_corr_dlib"] == pytest.approx(t.loc["copy-driving", "fl_corr_dlib"])
+    assert json.loads((out / "metrics" / "copy-target.json").read_text())["n_pairs_cross"] == 3
 
 
 def test_same_params_give_the_same_per_frame_table(cfg, evaluated, tmp_path):

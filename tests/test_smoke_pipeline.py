@@ -79,3 +79,53 @@ def _run_and_check(work: Path, env: dict) -> None:
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     runs = mlflow.search_runs(experiment_names=["petra-train-smoke"])
     assert {"sg2-ours", "sg2-ours-cos", "sg2-ours-gen"} <= set(runs["tags.mlflow.runName"])
+    _check_mlflow_comparison(table.set_index(col))
+    _check_report(work, env, smoke)
+
+
+def _check_mlflow_comparison(table: pd.DataFrame) -> None:
+    """One pipeline run per experiment for this invocation; every training run nested under it with only
+    its method's params; the selected checkpoints registered; two methods compared through the API."""
+    import mlflow
+
+    c = mlflow.MlflowClient()
+    train = mlflow.search_runs(experiment_names=["petra-train-smoke"])
+    pipeline = train[train["tags.petra.stage"] == "pipeline"]
+    assert len(pipeline) == 1 and pipeline["status"].iloc[0] == "FINISHED"  # closed by onsuccess
+    trained = train[train["tags.petra.stage"] == "train"]
+    assert set(trained["tags.mlflow.parentRunId"]) == set(pipeline["run_id"])
+    assert trained["tags.petra.git_commit"].str.fullmatch(r"[0-9a-f]{40}|unknown").all()
+    assert set(trained["tags.petra.profile"]) == {"smoke"}
+    params = {col.split(".")[1] for col in trained.columns if col.startswith("params.") and trained[col].notna().any()}
+    assert "mesh" not in params and "train_mesh" not in params and "evaluate" not in params, params
+    for method in ("sg2-ours", "sg2-ours-cos", "sg2-ours-gen", "sg2-ours-text"):
+        versions = c.search_model_versions(f"name = '{method}'")
+        assert versions, method
+        v = max(versions, key=lambda v: int(v.version))
+        assert v.tags.get("metric.step") in ("1", "2") and v.run_id in set(trained["run_id"])
+        assert any(k.startswith("eval.") for k in v.tags), v.tags  # the report's metrics on the version
+    evals = mlflow.search_runs(experiment_names=["petra-smoke-results"],
+                               filter_string="tags.`petra.stage` = 'evaluate'").set_index("tags.petra.method")
+    both = [c for c in table.columns if c != "method" and table.loc[["sg2-ours", "sg2-baseline-psp"], c].notna().all()]
+    assert len(both) >= 4, both
+    for m in ("sg2-ours", "sg2-baseline-psp"):  # the two methods side by side, as the table has them
+        assert evals.loc[m, [f"metrics.{c}" for c in both]].astype(float).tolist() == \
+            pytest.approx(table.loc[m, both].astype(float).tolist())
+
+
+def _check_report(work: Path, env: dict, smoke: Path) -> None:
+    """`snakemake --report` builds a page listing the report categories and the marked files."""
+    import re
+
+    out = work / "reports" / "report.html"
+    out.parent.mkdir(exist_ok=True)  # snakemake does not create the report's folder
+    res = subprocess.run(["snakemake", "--report", str(out), "--config", "profile=smoke"], check=False, cwd=work,
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = out.read_text(encoding="utf-8", errors="replace")
+    assert out.stat().st_size > 100_000 and "var results = {}" not in html
+    for category in ("Results", "Metrics", "Figures", "Training curves"):
+        assert re.search(re.escape(category), html), category
+    for name in ("results.csv", "summary.json", "cross_reenactment.png", "train_curves_sg2-ours.png"):
+        assert name in html, name
+    assert (smoke / "reports" / "curves" / "sg2-ours.train.csv").is_file()

@@ -174,6 +174,20 @@ def results(cfg: Mapping[str, Any], suffix: str = "csv") -> Path:
     return reports_path(cfg, f"results.{suffix}")
 
 
+def metrics_file(cfg: Mapping[str, Any], name: str = "summary") -> Path:
+    """A metrics JSON DVC reads (``dvc metrics show``): one per method, plus ``summary``."""
+    return reports_path(cfg, "metrics", f"{name}.json")
+
+
+def curves_dir(cfg: Mapping[str, Any]) -> Path:
+    """Training curves as CSV (``<method>.train.csv``, ``<method>.val.csv``) for ``dvc plots``."""
+    return reports_path(cfg, "curves")
+
+
+def metrics_summary(cfg: Mapping[str, Any]) -> Path:
+    return metrics_file(cfg, "summary")
+
+
 def log_file(cfg: Mapping[str, Any], *parts: str, under: str = "data") -> Path:
     """A stage's log: ``<data or models>/logs/<parts>.log``."""
     base = data_path(cfg) if under == "data" else models_path(cfg)

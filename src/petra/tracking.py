@@ -10,18 +10,27 @@ created under a file lock (``<db>.lock``; creating them is check-then-create ins
 MLflow), a new database is built under a temporary name and renamed into place (a kill
 during MLflow's migrations cannot leave it half-built), and each write is retried when
 sqlite answers "database is locked".
+
+Every run is tagged with the git commit and dirty flag of the project (``petra.git_commit``,
+``petra.git_dirty``, also ``mlflow.source.git.commit``). A Snakemake invocation sets
+``PETRA_PIPELINE_ID`` (Snakefile ``onstart``): each stage's run is then nested (``mlflow.parentRunId``)
+under one ``pipeline`` run per experiment and invocation, created by the first stage that logs.
+A trained method's selected checkpoint is registered in the model registry under the method's name
+(:func:`register_checkpoint`), with its selection and evaluation metrics as version tags.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
-from .io import atomic_path
+from .io import atomic_path, sidecar
 
 T = TypeVar("T")
 
@@ -129,15 +138,93 @@ def experiment_id(c: Any, name: str, root: str | Path | None = None) -> str:
         return retry(c.create_experiment, name, artifact_location=artifacts.as_uri())
 
 
+PIPELINE_ENV = "PETRA_PIPELINE_ID"  # set once per Snakemake invocation (Snakefile onstart)
+
+
+@functools.lru_cache(maxsize=4)
+def git_state(root: str = ".") -> dict[str, str]:
+    """The commit and dirty flag of the checkout at ``root``, else of the one petra's code runs from (an
+    editable install in a scratch workflow copy), else "unknown"."""
+    def git(where: Path, *args: str) -> str | None:
+        try:
+            res = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return res.stdout.strip() if res.returncode == 0 else None
+
+    where = next((w for w in (Path(root), Path(__file__).resolve().parent) if git(w, "rev-parse", "HEAD")), None)
+    commit = git(where, "rev-parse", "HEAD") if where else None
+    if commit is None:
+        return {"petra.git_commit": "unknown", "petra.git_dirty": "unknown"}
+    dirty = git(where, "status", "--porcelain", "--untracked-files=no")
+    return {"petra.git_commit": commit, "petra.git_dirty": "unknown" if dirty is None else str(bool(dirty)).lower(),
+            "mlflow.source.git.commit": commit}
+
+
+def run_tags(profile: str, stage: str, method: str | None = None, root: str | Path | None = None) -> dict[str, str]:
+    """The tags every petra run carries: git commit + dirty flag, profile, stage, method."""
+    tags = {**git_state(str(Path(root or Path.cwd()).resolve())), "petra.profile": str(profile),
+            "petra.stage": stage}
+    if method:
+        tags["petra.method"] = method
+    if os.environ.get(PIPELINE_ENV):
+        tags["petra.pipeline_id"] = os.environ[PIPELINE_ENV]
+    return tags
+
+
+def pipeline_run(c: Any, exp_id: str, root: str | Path | None = None) -> str | None:
+    """The parent run of this Snakemake invocation in experiment ``exp_id`` (created once, under the lock)."""
+    pid = os.environ.get(PIPELINE_ENV)
+    if not pid:
+        return None
+    query = f"tags.`petra.pipeline_id` = '{pid}' and tags.`petra.stage` = 'pipeline'"
+
+    def find() -> str | None:
+        runs = retry(c.search_runs, [exp_id], filter_string=query, max_results=1)
+        return runs[0].info.run_id if runs else None
+
+    found = find()
+    if found:
+        return found
+    root = Path(root or Path.cwd())
+    with _locked(tracking_uri(root), root):
+        found = find()
+        if found:
+            return found
+        tags = {**git_state(str(root.resolve())), "petra.pipeline_id": pid, "petra.stage": "pipeline"}
+        return retry(c.create_run, exp_id, run_name=f"pipeline {pid}", tags=tags).info.run_id
+
+
+def finish_pipeline(status: str = "FINISHED", root: str | Path | None = None) -> int:
+    """Mark this invocation's parent runs finished (Snakefile onsuccess/onerror); returns how many."""
+    pid = os.environ.get(PIPELINE_ENV)
+    uri = tracking_uri(root)
+    if not pid or (uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).exists()):
+        return 0
+    c = client(root)
+    exps = [e.experiment_id for e in retry(c.search_experiments)]
+    query = f"tags.`petra.pipeline_id` = '{pid}' and tags.`petra.stage` = 'pipeline'"
+    runs = retry(c.search_runs, exps, filter_string=query) if exps else []
+    for r in runs:
+        retry(c.set_terminated, r.info.run_id, status)
+    return len(runs)
+
+
 def log_run(experiment: str, run_name: str, params: Mapping[str, Any] | None = None,
             metrics: Mapping[str, float] | None = None, artifacts: Iterable[str | Path] = (),
-            tags: Mapping[str, str] | None = None, root: str | Path | None = None) -> str:
-    """Log one finished run (flattened params, metrics, artifact files); returns its run id."""
+            tags: Mapping[str, str] | None = None, root: str | Path | None = None,
+            parent: str | None = None) -> str:
+    """Log one finished run (flattened params, metrics, artifact files), nested under ``parent`` or
+    this invocation's pipeline run; returns its run id."""
     from mlflow.entities import Metric, Param, RunTag
 
     c = client(root)
     exp_id = experiment_id(c, experiment, root)
-    run = retry(c.create_run, exp_id, run_name=run_name, tags=dict(tags or {}))
+    tags = {**git_state(str(Path(root or Path.cwd()).resolve())), **dict(tags or {})}
+    parent = parent or pipeline_run(c, exp_id, root)
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    run = retry(c.create_run, exp_id, run_name=run_name, tags=tags)
     run_id = run.info.run_id
     flat = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in flatten(params or {}).items()]
     for i in range(0, len(flat), 100):
@@ -172,3 +259,38 @@ def log_artifacts(run_id: str, files: Iterable[str | Path], subdir: str | None =
     for f in files:
         if Path(f).is_file():
             retry(c.log_artifact, run_id, str(f), subdir)
+
+
+def register_checkpoint(name: str, run_id: str, checkpoint: str | Path, metrics: Mapping[str, Any],
+                        description: str = "", root: str | Path | None = None) -> int:
+    """Log ``checkpoint`` (and its sha256 sidecar) to ``run_id`` under ``selected/`` and register it as a
+    new version of model ``name``, the metrics as version tags; returns the version number."""
+    c = client(root)
+    log_artifacts(run_id, [checkpoint, sidecar(checkpoint)], "selected", root=root, c=c)
+    root = Path(root or Path.cwd())
+    with _locked(tracking_uri(root), root):  # get-or-create, like experiments
+        try:
+            retry(c.get_registered_model, name)
+        except Exception as err:  # noqa: BLE001 - RESOURCE_DOES_NOT_EXIST
+            if "RESOURCE_DOES_NOT_EXIST" not in str(err) and "not found" not in str(err).lower():
+                raise
+            retry(c.create_registered_model, name, description=f"petra method {name}: selected checkpoints")
+    source = f"{retry(c.get_run, run_id).info.artifact_uri}/selected/{Path(checkpoint).name}"
+    tags = {f"metric.{metric_key(k)}": str(v) for k, v in metrics.items() if v is not None}
+    mv = retry(c.create_model_version, name, source, run_id=run_id, tags=tags, description=description)
+    return int(mv.version)
+
+
+def tag_latest_version(name: str, metrics: Mapping[str, Any], root: str | Path | None = None) -> int | None:
+    """Add ``metrics`` (e.g. evaluation results) as tags of model ``name``'s newest version, if registered."""
+    c = client(root)
+    try:
+        versions = retry(c.search_model_versions, f"name = '{name}'")
+    except Exception:  # noqa: BLE001 - no registry entry: nothing to tag
+        return None
+    if not versions:
+        return None
+    latest = max(versions, key=lambda v: int(v.version))
+    for k, v in metrics.items():
+        retry(c.set_model_version_tag, name, latest.version, f"eval.{metric_key(k)}", str(v))
+    return int(latest.version)

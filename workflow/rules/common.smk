@@ -1,6 +1,7 @@
 # Glue shared by all rules: the resolved, schema-checked config and input functions.
 import os
 import re
+from pathlib import Path
 
 import petra.config
 import petra.generators as registry
@@ -35,6 +36,11 @@ wildcard_constraints:
     identity=r"[^/]+",
     shard=r"s[0-9]+",
     variant=r"[A-Za-z0-9_.-]+",
+
+
+def method_gpu(wildcards):
+    """1 for a StyleGAN2-path method (a GPU rule on a cluster), 0 for the CPU mesh path and reference rows."""
+    return int(registry.parse(wildcards.method, config).generator == "stylegan2")
 
 
 # --- data.smk input functions (the ingest checkpoint decides the shards of identities) ---
@@ -90,16 +96,7 @@ EVAL_KEYS = ("pairs_seed", "splits", "cross_pairs", "self_pairs", "frames_per_vi
 
 def eval_method_params(wildcards):
     """Config a method's outputs depend on besides the evaluators (Snakemake reruns on change)."""
-    m = registry.parse(wildcards.method, config)
-    if m.kind == "reference":
-        return {}
-    if m.trained:
-        return train_rule(m)["params"]  # the params its run read
-    if m.kind == "pretrained":
-        return registry.package(m).pretrained_rule(config, m)["params"]
-    if m.generator == "stylegan2":
-        return {"baseline": config.get("baseline"), "stylegan2": config.get("stylegan2")}
-    return {"mesh": config.get("mesh")}
+    return registry.method_params(wildcards.method, config)
 
 
 def eval_method_inputs(wildcards):
@@ -137,6 +134,11 @@ EVAL_METHODS = sorted({re.escape(m) for m in registry.all_methods(config) + regi
 
 def eval_inputs():
     return expand(P("eval_frames", "{method}"), method=registry.evaluated_methods(config))
+
+
+def curve_targets():
+    """The training-curve figure of every trained method the profile evaluates (report category)."""
+    return [P("figure", f"train_curves_{m}") for m in registry.evaluated_methods(config) if m in TRAINED]
 
 
 REPORT_FIGURES = [
@@ -205,4 +207,5 @@ def final_targets():
     targets += [P("results", "csv"), P("results", "md")]  # eval.smk: pairs -> evaluate -> report
     targets += sg2_targets()  # latents.smk/train.smk: selected sg2 checkpoints and baseline codes
     targets += mesh_targets()  # train.smk: trained mesh variants and the random-identity figure
+    targets += curve_targets()  # eval.smk: a training-curve figure per trained, evaluated method
     return targets

@@ -15,6 +15,10 @@ checkpoint ingest:
     params:
         dataset=config["dataset"],
         ingest=config["ingest"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     shell:
         "{PETRA} ingest > {log:q} 2>&1"
 
@@ -29,6 +33,10 @@ rule frames:
         f"{DATA}/logs/frames/{{shard}}.log",
     params:
         frames=config["frames"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
     shell:
         "{PETRA} frames --shard {wildcards.shard:q} > {log:q} 2>&1"
 
@@ -43,6 +51,10 @@ rule align:
         f"{DATA}/logs/align/{{shard}}.log",
     params:
         align=config["align"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
     shell:
         "{PETRA} align --shard {wildcards.shard:q} > {log:q} 2>&1"
 
@@ -57,6 +69,10 @@ rule filter:
         f"{DATA}/logs/filter/{{shard}}.log",
     params:
         filter=config["filter"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     shell:
         "{PETRA} filter --shard {wildcards.shard:q} > {log:q} 2>&1"
 
@@ -72,5 +88,9 @@ rule manifest:
         f"{DATA}/logs/manifest.log",
     params:
         manifest=config["manifest"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     shell:
         "{PETRA} manifest > {log:q} 2>&1"

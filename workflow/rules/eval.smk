@@ -12,6 +12,12 @@ rule pairs:
         f"{DATA}/logs/pairs.log",
     params:
         evaluate={k: config["evaluate"][k] for k in EVAL_KEYS},
+    params:
+        tables=P("curves_dir"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     shell:
         "{PETRA} pairs --manifest {input.manifest:q} --out {output.pairs:q} > {log:q} 2>&1"
 
@@ -32,6 +38,10 @@ rule evaluate:
         align={"size": config["align"]["size"]},
         method=eval_method_params,
     threads: 1
+    resources:
+        mem_mb=lambda wc: 12000 if method_gpu(wc) else 4000,
+        runtime=lambda wc: 480 if method_gpu(wc) else 60,
+        gpu=method_gpu,
     shell:
         "{PETRA} evaluate --method {wildcards.method:q} --pairs {input.pairs:q} --out {output.frames:q} "
         "--outputs {output.outputs:q} > {log:q} 2>&1"
@@ -43,10 +53,14 @@ rule report:
         pairs=P("pairs_path"),
         manifest=P("manifest_file"),
     output:
-        csv=P("results", "csv"),
-        md=P("results", "md"),
+        csv=report(P("results", "csv"), caption="../report/results.rst", category="Results", labels={"table": "results (csv)"}),
+        md=report(P("results", "md"), caption="../report/results.rst", category="Results", labels={"table": "results (markdown)"}),
         per_pair=f"{REPORTS}/per_pair.parquet",
-        figures=REPORT_FIGURES,
+        figures=[report(f, caption="../report/figures.rst", category="Figures", labels={"figure": Path(f).stem})
+                 for f in REPORT_FIGURES],
+        method_metrics=[P("metrics_file", m) for m in registry.evaluated_methods(config)],
+        metrics=report(P("metrics_summary"), caption="../report/metrics.rst", category="Metrics",
+                       labels={"file": "summary (DVC metrics)"}),
     log:
         f"{DATA}/logs/report.log",
     params:
@@ -55,6 +69,32 @@ rule report:
         generator=config["generator"],  # evaluate.methods: null = its methods
         seed=config["seed"],
         out_dir=REPORTS,
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
     shell:
         "{PETRA} report --evals {input.evals:q} --pairs {input.pairs:q} --manifest {input.manifest:q} "
         "--out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule curves:
+    input:
+        summary=P("run_dir", "{method}", file="summary.json"),
+    output:
+        figure=report(P("figure", "train_curves_{method}"), caption="../report/curves.rst",
+                      category="Training curves", labels={"method": "{method}"}),
+        train=P("curves_dir", file="{method}.train.csv"),
+        val=P("curves_dir", file="{method}.val.csv"),
+    log:
+        f"{MODELS}/logs/curves/{{method}}.log",
+    wildcard_constraints:
+        method="|".join(TRAINED) or "no-trained-method",
+    params:
+        tables=P("curves_dir"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "{PETRA} curves --method {wildcards.method:q} --out {output.figure:q} --tables {params.tables:q} > {log:q} 2>&1"

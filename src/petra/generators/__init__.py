@@ -201,3 +201,18 @@ def latents_backend(name: str, cfg: Mapping[str, Any], device: Any = "cpu") -> A
             return getattr(importlib.import_module(module), func)(cfg, device)
     known = sorted(b for g in GENERATORS.values() for b in g.latents)
     raise PetraError(f"unknown latents backend {name!r}; known: {known}")
+
+
+def method_params(name: str | Method, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The config a method's outputs depend on besides the evaluators: the evaluate rule's params
+    (a change reruns it) and the params its MLflow runs carry (nothing the method never reads)."""
+    m = name if isinstance(name, Method) else parse(name, cfg)
+    if m.kind == "reference":
+        return {}
+    if m.trained:
+        return package(m).train_rule(cfg, m)["params"]  # the params its run read
+    if m.kind == "pretrained":
+        return package(m).pretrained_rule(cfg, m)["params"]
+    if m.generator == "stylegan2":
+        return {"baseline": cfg.get("baseline"), "stylegan2": cfg.get("stylegan2")}
+    return {"mesh": cfg.get("mesh")}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from petra.evaluate.metrics import for_table_column, label
-from petra.io import write_text
+from petra.io import write_json, write_text
 
 
 def metric_columns(table: pd.DataFrame) -> list[str]:
@@ -65,3 +65,26 @@ def write_tables(table: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
     write_text(csv, table.to_csv(index=False, float_format="%.6g"))
     write_text(md, to_markdown(table))
     return csv, md
+
+
+def metrics_json(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """method -> {metric: mean, metric_ci95: half-width, n_pairs_*}: finite numbers only (JSON, DVC)."""
+    out: dict[str, dict[str, float]] = {}
+    for _, r in table.iterrows():
+        row = {c: float(r[c]) for c in table.columns
+               if c != "method" and isinstance(r[c], (int, float)) and math.isfinite(float(r[c]))}
+        out[str(r["method"])] = row
+    return out
+
+
+def write_metrics(table: pd.DataFrame, folder: Path) -> list[Path]:
+    """``<folder>/<method>.json`` per method and ``summary.json`` (every method's means): what
+    ``dvc metrics show`` and ``dvc exp show`` compare."""
+    per = metrics_json(table)
+    files = []
+    for method, row in per.items():
+        write_json(folder / f"{method}.json", row)
+        files.append(folder / f"{method}.json")
+    summary = {m: {k: v for k, v in row.items() if k in metric_columns(table)} for m, row in per.items()}
+    write_json(folder / "summary.json", summary)
+    return [*files, folder / "summary.json"]

@@ -8,7 +8,7 @@ from ._common import read_listing, shards, summary
 from petra.errors import PetraError
 from petra.io import atomic_path, rejects_frame, write_json, write_parquet
 from petra.config import load
-from petra.tracking import log_run
+from petra.tracking import log_run, run_tags
 from petra.paths import ingest_rejects, manifest_dir, stage_rejects, stage_table
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def run_manifest(cfg: Mapping[str, Any], mlflow: bool = True) -> "pd.DataFrame":
         log_run("petra-data", f"data-{cfg['profile']}",
                 params={k: cfg[k] for k in DATA_SECTIONS if k in cfg},
                 metrics={**counts, **{f"rejected/{k}": v for k, v in by_reason.items()}},
-                artifacts=[out / "summary.json"], tags={"stage": "data", "profile": cfg["profile"]})
+                artifacts=[out / "summary.json"], tags=run_tags(cfg["profile"], "data"))
     summary("manifest", **{k: counts[k] for k in ("identities", "videos", "frames", "kept", "rejected")})
     return frames
 

@@ -48,6 +48,7 @@ def run_report(cfg: Mapping[str, Any], evals: Sequence[Path], pairs_path: Path, 
     out_dir = Path(out_dir)
     write_parquet(out_dir / "per_pair.parquet", pp)
     csv, md = tbl.write_tables(table, out_dir)
+    tbl.write_metrics(table, out_dir / "metrics")  # for `dvc metrics show` / `dvc exp show`
 
     rep, b = cfg["report"], cfg["evaluate"]["backends"]
     pairs = pd.read_parquet(pairs_path)

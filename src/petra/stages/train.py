@@ -29,7 +29,9 @@ def train_method(cfg: Mapping[str, Any], name: str, manifest: str | Path | None 
         raise PetraError(f"{method.name} is a {method.kind} method: nothing to train")
     df = pd.read_parquet(frames_manifest(cfg, manifest))
     params, recipe, df = generators.package(method).prepare_training(cfg, method, df, log)
-    return run_train(cfg, method.name, params, recipe, df, out, root=root, track=track, log=log)
+    rule_params = generators.package(method).train_rule(cfg, method)["params"]  # what the method reads
+    return run_train(cfg, method.name, params, recipe, df, out, root=root, track=track, log=log,
+                     mlflow_params=rule_params)
 
 
 def main(args: argparse.Namespace) -> int:

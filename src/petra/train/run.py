@@ -30,8 +30,10 @@ def run_train(
     root: str | Path = ".",
     track: bool = True,
     log: Callable[[str], None] = print,
+    mlflow_params: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) one method; returns the loop's summary (also in ``summary.json``)."""
+    """Train (or resume) one method; returns the loop's summary (also in ``summary.json``).
+    ``mlflow_params``: what the run logs as params (the train rule's params: only what the method reads)."""
 
     from .loop import setup, train_loop
 
@@ -41,7 +43,7 @@ def run_train(
     summary = train_loop(state)
     summary["wall_seconds"] = round(time.time() - t0, 1)
     if track and state.rank == 0:
-        summary["mlflow_run_id"] = log_training_run(cfg, method, params, out)
+        summary["mlflow_run_id"] = log_training_run(cfg, method, mlflow_params or {"train": dict(params)}, out)
         _log_checkpoint(summary["mlflow_run_id"], out)
     if state.rank == 0:
         write_json(out / "summary.json", summary)  # + wall time and the MLflow run id
@@ -62,7 +64,8 @@ def _log_checkpoint(run_id: str, run_dir: Path) -> None:
 
 
 def log_training_run(cfg: Mapping[str, Any], method: str, params: Mapping[str, Any], out: Path) -> str:
-    """One MLflow run per variant via :mod:`petra.tracking`, plus the per-tick loss history."""
+    """One MLflow run per variant via :mod:`petra.tracking` (``params``: what the method reads), plus the
+    per-tick loss history."""
     import json
 
     from .. import tracking
@@ -76,9 +79,9 @@ def log_training_run(cfg: Mapping[str, Any], method: str, params: Mapping[str, A
     final.update({k: v for k, v in (val[-1] if val else {}).items() if k != "step"})
     run_id = tracking.log_run(
         experiment=f"petra-train-{cfg['profile']}", run_name=method,
-        params={"method": method, "train": dict(params)},
+        params=dict(params),
         metrics=final, artifacts=[out / "training_options.json", out / "metrics.jsonl", out / "val.jsonl"],
-        tags={"stage": "train", "profile": cfg["profile"]},
+        tags=tracking.run_tags(cfg["profile"], "train", method),
     )
     tracking.log_history(run_id, [(prefix + k, v, r["step"]) for prefix, rs in (("train_", hist), ("", val))
                                   for r in rs for k, v in r.items() if k != "step"])
