@@ -153,7 +153,7 @@ def sg2_weight_files(*keys):
     (opengraphau): the smoke profile's random-weight files, else the official files where the
     registry puts them (weights.smk fetches them; a missing one stops only the rules that need
     it, naming the file)."""
-    from petra.generators.stylegan2.parts import registry_name, smoke_file
+    from petra.zoo import registry_name, smoke_file
 
     if config["stylegan2"].get("smoke_weights"):
         return [str(smoke_file(config, k)) for k in keys]

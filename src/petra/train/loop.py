@@ -33,8 +33,8 @@ from typing import Any
 
 import torch
 
-from petra.device import resolve_device  # noqa: F401  (re-exported)
-from petra.train.options import TrainOptions  # noqa: F401  (re-exported)
+from petra.device import resolve_device
+from petra.train.options import TrainOptions
 
 from ..io import clean_temporaries, sidecar, write_json, write_text
 from . import checkpoint as ckpt

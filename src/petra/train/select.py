@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from petra.paths import frames_manifest, run_dir, selected_path  # noqa: F401  (selected_path re-exported)
+from petra.paths import frames_manifest, run_dir, selected_path
 
 from ..errors import InputError
 from ..io import write_json

@@ -1,6 +1,6 @@
 """The StyleGAN2 path's parts, loaded one way for every stage (latents, train, methods).
 
-* :func:`weight_file` — where a weight lives and its sha256: the weight registry
+* :func:`petra.zoo.weight_file` — where a weight lives and its sha256: the weight registry
   (:mod:`petra.weights`) for official files; for the smoke profile
   (``stylegan2.smoke_weights``) the deterministic random-weight files written by
   :mod:`petra.generators.stylegan2.smoke_weights`, verified against their ``.sha256`` sidecars.
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from petra.zoo import registry_name, smoke_file, weight_file  # noqa: F401  (used by the rules and tests)
+from petra.zoo import weight_file
 
 # registry name -> file name used when petra.weights has no entry (smoke files)
 def n_latent(size: int) -> int:

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from petra.io import atomic_path_with_sidecar, verified
-from .parts import n_latent, smoke_file
+from petra.zoo import smoke_file
+
+from .parts import n_latent
 
 
 def _save(obj: Any, path: Path) -> None:

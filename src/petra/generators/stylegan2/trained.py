@@ -15,11 +15,12 @@ import numpy as np
 import torch
 
 from petra.train import checkpoint as ckpt
+from petra.paths import selected_path
 from petra.errors import InputError
 
 
 def best_checkpoint(cfg: Mapping[str, Any], variant: str, allow_latest: bool = False) -> Path:
-    from petra.train.select import selected_checkpoint, selected_path
+    from petra.train.select import selected_checkpoint
 
     path = selected_checkpoint(cfg, f"sg2-{variant}", allow_latest)
     if path is None:
