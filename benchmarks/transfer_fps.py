@@ -1,4 +1,5 @@
-"""End-to-end frames per second of the mesh transfer (issue 3 item 6, issue 12 item 6).
+"""End-to-end frames per second of the mesh transfer (issue 3 item 6, issue 12 item 6), and per
+method at 256 px: mesh-relative vs mesh-ours-gen (+ the refinement net; issue 13 item 4).
 
 Times the whole per-clip work with every stage on, at 256 and 512 px: pass 1 =
 MediaPipe landmarks (tracked) + One-Euro smoothing of every frame; the driver's
@@ -40,14 +41,14 @@ STAGES = {
 }
 
 
-def run(target, frames, size: int, new: bool) -> float:
-    """Seconds for one clip: landmarks pass, neutral analysis, render pass."""
+def run(target, frames, size: int, new: bool, refiner=None) -> float:
+    """Seconds for one clip: landmarks pass, neutral analysis, render pass (+ the refinement net)."""
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     kw = {} if new else {"reference": "first", "head_layer": False}
-    tr = Transfer(target, MeshConfig(size=size, paste_back=False, mode="relative", **kw), video=True)
+    tr = Transfer(target, MeshConfig(size=size, paste_back=False, mode="relative", **kw), video=True, refiner=refiner)
     tr.drive(frames[0], t=0.0)  # warm-up (graph start-up)
-    tr = Transfer(target, MeshConfig(size=size, paste_back=False, mode="relative", **kw), video=True)
+    tr = Transfer(target, MeshConfig(size=size, paste_back=False, mode="relative", **kw), video=True, refiner=refiner)
     t0 = time.perf_counter()
     for _ in tr.run_clip(frames, 30.0):
         pass
@@ -77,6 +78,9 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=240)
     ap.add_argument("--sizes", default="256,512")
     ap.add_argument("--threads", type=int, default=1, help="OpenCV threads (the machine is shared)")
+    ap.add_argument("--refine-checkpoint", default=None,
+                    help="mesh-ours-gen's net (default: the shipped file); its fps is reported at 256 px")
+    ap.add_argument("--torch-threads", type=int, default=2, help="threads of the refinement net")
     args = ap.parse_args()
 
     import cv2
@@ -100,6 +104,17 @@ def main() -> None:
         result[f"fps_{size}_reference"] = round(len(frames) / ref, 1)
         result[f"time_ratio_{size}"] = round(new / ref, 3)
         result[f"ms_per_stage_{size}"] = profile(target, frames, size)
+    # per method at 256 px: the hand-made transfer (mesh-relative) and the refined one (mesh-ours-gen)
+    from petra.generators.mesh.refine.reenactor import Refiner
+    from petra.generators.mesh.refine.shipped import shipped_path
+
+    refiner = Refiner(args.refine_checkpoint or shipped_path(), threads=args.torch_threads)
+    hand = run(target, frames, 256, True)
+    refined = run(target, frames, 256, True, refiner)
+    result["fps_256_mesh-relative"] = round(len(frames) / hand, 1)
+    result["fps_256_mesh-ours-gen"] = round(len(frames) / refined, 1)
+    result["time_ratio_256_refined_vs_handmade"] = round(refined / hand, 3)
+    result["refine_ms_per_frame"] = round(1000 * (refined - hand) / len(frames), 1)
     result["loadavg_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
 

@@ -36,6 +36,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "latents": ("petra.stages.latents", "identity latents / mesh fits for every manifest frame"),
     "train": ("petra.stages.train", "train one method: E_m and M (G too for a gen variant), any generator"),
     "select": ("petra.stages.select", "choose a trained method's checkpoint by validation metrics"),
+    "refine-data": ("petra.stages.refine_data", "the mesh refinement's pair set: frames + hand-made renders"),
+    "ship": ("petra.stages.ship", "write a refine checkpoint as the packaged file (prints its sha256)"),
     "curves": ("petra.stages.curves", "figure: a trained method's training and validation curves"),
     "baseline": ("petra.stages.baseline", "latent-arithmetic baseline"),
     "pairs": ("petra.stages.pairs", "the fixed evaluation pair list"),

@@ -120,6 +120,11 @@ def latents_dir(cfg: Mapping[str, Any], backend: str) -> Path:
     return data_path(cfg, "latents", backend)
 
 
+def refine_data_dir(cfg: Mapping[str, Any], source: str) -> Path:
+    """The refinement's pair set (frames + hand-made renders) built from ``source`` (manifest | clips)."""
+    return data_path(cfg, "refine", source)
+
+
 def baseline_dir(cfg: Mapping[str, Any], encoder: str) -> Path:
     """``<data>/baseline/<encoder>/``: neutrals.pt and frames.parquet of the latent-arithmetic baseline."""
     return data_path(cfg, "baseline", encoder)

@@ -294,3 +294,58 @@ def tag_latest_version(name: str, metrics: Mapping[str, Any], root: str | Path |
     for k, v in metrics.items():
         retry(c.set_model_version_tag, name, latest.version, f"eval.{metric_key(k)}", str(v))
     return int(latest.version)
+
+
+class LiveRun:
+    """An MLflow run open while a stage works (training): metrics per tick and artifacts as they
+    appear, so the run can be watched in the MLflow UI; :meth:`finish` closes it.
+
+    Bookkeeping must not kill a training: a failed call prints one warning and the run goes on
+    (the jsonl logs in the run folder stay complete).
+    """
+
+    def __init__(self, experiment: str, run_name: str, params: Mapping[str, Any] | None = None,
+                 tags: Mapping[str, str] | None = None, root: str | Path | None = None,
+                 run_id: str | None = None) -> None:
+        from mlflow.entities import Param, RunTag
+
+        self.root = root
+        self.c = client(root)
+        self._warned = False
+        if run_id is not None:  # a resumed training continues its run
+            retry(self.c.update_run, run_id, status="RUNNING")
+            self.run_id = run_id
+            return
+        exp_id = experiment_id(self.c, experiment, root)
+        tags = {**git_state(str(Path(root or Path.cwd()).resolve())), **dict(tags or {})}
+        parent = pipeline_run(self.c, exp_id, root)
+        if parent:
+            tags["mlflow.parentRunId"] = parent
+        self.run_id = retry(self.c.create_run, exp_id, run_name=run_name, tags=tags).info.run_id
+        flat = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in flatten(params or {}).items()]
+        for i in range(0, len(flat), 100):
+            retry(self.c.log_batch, self.run_id, params=flat[i:i + 100])
+        retry(self.c.log_batch, self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def _safe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            retry(fn, *args, attempts=3, **kwargs)
+        except Exception as err:  # noqa: BLE001 - see the class docstring
+            if not self._warned:
+                print(f"MLflow: live logging failed ({err}); training goes on", flush=True)
+                self._warned = True
+
+    def log_metrics(self, values: Mapping[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._safe(self.c.log_batch, self.run_id,
+                   metrics=[Metric(metric_key(k), float(v), now, int(step)) for k, v in values.items()])
+
+    def log_artifact(self, path: str | Path, subdir: str | None = None) -> None:
+        if Path(path).is_file():
+            self._safe(self.c.log_artifact, self.run_id, str(path), subdir)
+
+    def finish(self, status: str = "FINISHED") -> str:
+        self._safe(self.c.set_terminated, self.run_id, status)
+        return self.run_id

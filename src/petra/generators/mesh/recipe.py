@@ -2,7 +2,8 @@
 
 * E_i(t): the frozen mesh fit of the target (:mod:`petra.generators.mesh.fit`, cached per
   manifest frame) and the target crop itself as texture.
-* E_m, M (and the "Gen" refinement net R): :mod:`petra.generators.mesh.nets`.
+* E_m, M: :mod:`petra.generators.mesh.nets` (the "Gen" variant is the refine recipe,
+  :mod:`petra.generators.mesh.refine`).
 * the base mesh: the hand-made transfer of :mod:`petra.geometry.motion`
   (:func:`~petra.geometry.motion.compose_params`: target identity + retargeted
   source expression, and the crop placement), the same computation as
@@ -12,7 +13,7 @@
   top of the *source's* head pose, so an untrained model is the hand-made transfer
   with the source's absolute pose;
 * G: :mod:`petra.generators.mesh.render.torch_warp` moves the target's mesh points onto the output
-  mesh (the base placement, the output pose), then R refines it in the ``gen`` variant.
+  mesh (the base placement, the output pose).
 
 Loss terms of one :class:`~petra.train.sampler.PairBatch` (weights in
 ``params.yaml: train_mesh.weights``; zero weight = not computed):
@@ -26,8 +27,6 @@ Loss terms of one :class:`~petra.train.sampler.PairBatch` (weights in
   through offline here; ID-CSIM is still measured with dlib at evaluation);
   ``cos``: CosFace on E_m descriptors (positives E_m(g_AA), E_m(g_AR) vs E_m(s_A),
   negatives E_m(s_R)), computed on the output meshes;
-* ``gen`` only: ``l1`` of the refined image and an optional hinge ``adv`` term of a
-  patch discriminator (trained inside :meth:`MeshRecipe.step` with its own Adam).
 """
 from __future__ import annotations
 
@@ -36,18 +35,17 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .fit import MeshFits, iris_offsets
 from petra.train import losses as L
-from .nets import MeshMapper, MotionEncoder, PatchDiscriminator, RefineNet
-from .train_warp import polygon_mask, project, warp_by_points
+from .nets import MeshMapper, MotionEncoder
+from .train_warp import project, warp_by_points
 from petra.train.sampler import PairBatch
 
 if TYPE_CHECKING:
     from petra.geometry.motion import FaceParams
 
-MESH_TERMS = ("l2", "lpips", "l2_crop", "lpips_crop", "landmark", "id_shape", "cos", "l1", "adv")
+MESH_TERMS = ("l2", "lpips", "l2_crop", "lpips_crop", "landmark", "id_shape", "cos")
 
 
 @dataclass(frozen=True)
@@ -57,8 +55,6 @@ class MeshOptions:
     motion_dim: int = 64            # E_m descriptor size
     hidden: int = 256               # MLP width of E_m and M
     id_dim: int = 64                # E_i(t) projection size inside M
-    refine: bool = False            # the "gen" variant: train R after the warp
-    refine_width: int = 16          # R's base channels
     renderer: str = "mesh"          # mesh: petra.generators.mesh.render.torch_warp (as inference) | idw: cheap point warp
     mouth_from_driving: bool = True # the renderer's mouth layer copies the driving frame's interior
     warp_grid: int = 48             # displacement lattice of the idw warp
@@ -123,14 +119,8 @@ def _rigid_index() -> torch.Tensor:
     return torch.as_tensor(canonical_face().rigid, dtype=torch.long)
 
 
-def _mouth_loop() -> list[int]:
-    from petra.geometry.canonical import canonical_face
-
-    return canonical_face().loops["mouth_inner"].tolist()
-
-
 class MeshRecipe:
-    """E_m, M (and R) over cached mesh fits; see the module docstring."""
+    """E_m and M over cached mesh fits; see the module docstring."""
 
     def __init__(self, opts: MeshOptions, fits: MeshFits, align_size: int, lpips_fn: Any = None,
                  device: str | torch.device = "cpu", seed: int = 0, max_shift: float | None = None) -> None:
@@ -143,27 +133,17 @@ class MeshRecipe:
         self.lpips = lpips_fn
         self.E_m = MotionEncoder(opts.motion_dim, opts.hidden).to(self.device)
         self.M = MeshMapper(opts.motion_dim, opts.id_dim, opts.hidden).to(self.device)
-        self.R = RefineNet(extra=2, width=opts.refine_width).to(self.device) if opts.refine else None
-        self.D = PatchDiscriminator().to(self.device) if opts.refine and opts.w("adv") > 0 else None
-        self.d_opt = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.99)) if self.D is not None else None
         self.rigid = _rigid_index().to(self.device)
-        self.mouth = _mouth_loop()
         self._fit_t = {k: torch.from_numpy(np.ascontiguousarray(fits.arrays[k])).float()
                        for k in ("points", "canon", "scale", "rotation", "translation", "pose")}
 
     # -- the contract of petra.train.recipe.Recipe ---------------------------------
     def modules(self) -> dict[str, torch.nn.Module]:
-        mods: dict[str, torch.nn.Module] = {"E_m": self.E_m, "M": self.M}
-        if self.R is not None:
-            mods["R"] = self.R
-        if self.D is not None:
-            mods["D"] = self.D
-        return mods
+        return {"E_m": self.E_m, "M": self.M}
 
     def trainable_parameters(self) -> Iterable[torch.nn.Parameter]:
-        for name, m in self.modules().items():
-            if name != "D":
-                yield from m.parameters()
+        for m in self.modules().values():
+            yield from m.parameters()
 
     def train(self, mode: bool = True) -> "MeshRecipe":
         for m in self.modules().values():
@@ -216,12 +196,11 @@ class MeshRecipe:
 
     def render(self, t_img: torch.Tensor, t_pts: torch.Tensor, out_pts: torch.Tensor,
                d_img: torch.Tensor | None = None, d_pts: torch.Tensor | None = None) -> torch.Tensor:
-        """G: warp the target image [B,3,H,W] ([-1, 1]) from its points to the output points (+ R).
+        """G: warp the target image [B,3,H,W] ([-1, 1]) from its points to the output points.
 
         With the ``mesh`` renderer and ``mouth_from_driving``, the driving frame
         ``d_img`` (and its mesh ``d_pts``) fills an opened mouth, as at inference.
         """
-        size = t_img.shape[-1]
         if self.opts.renderer == "mesh":
             from .render.torch_warp import render as mesh_render
 
@@ -230,12 +209,8 @@ class MeshRecipe:
                                 (d_img[i] + 1) / 2 if use_d else None, d_pts[i] if use_d else None)
                     for i in range(len(t_img))]
             g = torch.stack(outs) * 2 - 1
-            valid = torch.ones_like(g[:, :1])
         else:
-            g, valid = warp_by_points(t_img, t_pts[..., :2], out_pts[..., :2], grid=self.opts.warp_grid)
-        if self.R is not None:  # the Gen variant (mesh-ours-gen) refines the warp
-            mouth = polygon_mask(out_pts, self.mouth, size)
-            g = self.R(g, torch.cat([valid, mouth], 1))
+            g, _ = warp_by_points(t_img, t_pts[..., :2], out_pts[..., :2], grid=self.opts.warp_grid)
         return g
 
     def _terms(self, batch: PairBatch, train: bool) -> dict[str, torch.Tensor]:
@@ -248,15 +223,11 @@ class MeshRecipe:
         canon_aa, pose_aa, pts_aa, z_sa = self.forward_mesh(f["s_A"], f["t_A"], size, f["t_A"])
         terms: dict[str, torch.Tensor] = {}
         weights = L.LossWeights(**{t: o.w(t) for t in ("l2", "lpips", "l2_crop", "lpips_crop")}, id=0.0, cos=0.0)
-        need_img = any(o.w(t) for t in ("l2", "lpips", "l2_crop", "lpips_crop", "l1", "adv"))
+        need_img = any(o.w(t) for t in ("l2", "lpips", "l2_crop", "lpips_crop"))
         s_a = batch["s_A"]
         if need_img:
             g_aa = self.render(batch["t_A"], f["t_A"]["points"] * k, pts_aa, s_a, f["s_A"]["points"] * k)
             terms.update(L.reconstruction_terms(g_aa, s_a, weights, self._lpips))
-            if o.w("l1"):
-                terms["l1"] = (g_aa - s_a).abs().mean()
-            if self.D is not None:
-                terms["adv"] = self._adversarial(g_aa, s_a, train)
         if o.w("landmark") or not train:
             terms["landmark"] = (pts_aa[..., :2] - f["s_A"]["points"][..., :2] * k).norm(dim=-1).mean() / size
         need_cross = o.w("id_shape") or o.w("cos") or not train
@@ -275,16 +246,6 @@ class MeshRecipe:
 
     def _lpips(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.lpips(x, y)
-
-    def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, train: bool) -> torch.Tensor:
-        """Hinge GAN: update D once (train only), return the generator's term."""
-        assert self.D is not None and self.d_opt is not None
-        if train:
-            d_loss = F.relu(1.0 - self.D(real)).mean() + F.relu(1.0 + self.D(fake.detach())).mean()
-            self.d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.d_opt.step()
-        return -self.D(fake).mean()
 
 
 def _iris(canon: torch.Tensor) -> torch.Tensor:

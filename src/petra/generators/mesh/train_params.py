@@ -20,17 +20,26 @@ from typing import Any
 
 from petra.config import deep_merge
 from petra.errors import InputError
+from petra.paths import refine_data_dir
 from petra.train.options import LOOP_KEYS
 
 SHARED_KEYS = (*LOOP_KEYS, "cosface", "lpips_net")  # what a mesh run reads of `train`
+MESH_ONLY = {"motion_dim", "hidden", "id_dim", "inference", "fits", "weights"}  # what the refine recipe never reads
 
 
 def rule_params(cfg: Mapping[str, Any], variant: str) -> dict[str, Any]:
     """The params a mesh variant's run depends on (the train rule's `params:`)."""
     tm = cfg.get("train_mesh") or {}
-    return {"train": {k: cfg["train"][k] for k in SHARED_KEYS if k in cfg["train"]},
-            "train_mesh": {**{k: v for k, v in tm.items() if k != "variants"},
-                           "variants": {variant: (tm.get("variants") or {}).get(variant)}}}
+    entry = (tm.get("variants") or {}).get(variant) or {}
+    # each recipe's own section: a refine setting reruns no E_m/M run, and vice versa
+    refine = entry.get("recipe", tm.get("recipe", "mesh")) == "refine"
+    skip = {"variants"} | (MESH_ONLY if refine else {"refine"})
+    out = {"train": {k: cfg["train"][k] for k in SHARED_KEYS if k in cfg["train"]},
+           "train_mesh": {**{k: v for k, v in tm.items() if k not in skip},
+                          "variants": {variant: (tm.get("variants") or {}).get(variant)}}}
+    if refine:  # it refines the hand-made transfer: its data and outputs follow the `mesh` settings
+        out["mesh"] = {k: v for k, v in (cfg.get("mesh") or {}).items() if k != "method"}
+    return out
 
 
 def mesh_variant_params(cfg: Mapping[str, Any], variant: str) -> dict[str, Any]:
@@ -59,6 +68,8 @@ def prepare(cfg: Mapping[str, Any], variant: str, manifest: Any,
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     params = mesh_variant_params(cfg, variant)
+    if params["train_mesh"].get("recipe", "mesh") == "refine":
+        return params, refine_recipe(cfg, params, log), manifest
     opts = MeshOptions.from_params({**params["train_mesh"], "cos_a": params["cosface"]["a"], "cos_b": params["cosface"]["b"]})
     table = MeshFits.load(opts.fits or default_fits_path(cfg))
     keep = manifest["aligned_path"].astype(str).map(table.__contains__)
@@ -68,3 +79,19 @@ def prepare(cfg: Mapping[str, Any], variant: str, manifest: Any,
     lpips_fn = load_lpips(cfg, params.get("lpips_net", "alex")) if any(opts.w(t) for t in ("lpips", "lpips_crop")) else None
     recipe = MeshRecipe(opts, table, cfg["align"]["size"], lpips_fn, "cpu", int(params.get("seed", 0)), max_shift_px(cfg))
     return params, recipe, manifest
+
+
+def refine_recipe(cfg: Mapping[str, Any], params: Mapping[str, Any], log: Callable[[str], None] = print) -> Any:
+    """The refine recipe (mesh-ours-gen) over the pair set ``petra refine-data`` built."""
+    from petra.zoo import load_lpips
+
+    from .refine.data import RefineData
+    from .refine.recipe import RefineOptions, RefineRecipe
+    from .refine.shipped import shipped_path
+
+    opts = RefineOptions.from_params(params["train_mesh"].get("refine") or {})
+    data = RefineData.load(refine_data_dir(cfg, opts.data.source))
+    init = shipped_path() if opts.init == "shipped" else None
+    log(f"train: refine recipe on {len(data.pairs)} pairs of {data.table['clip'].nunique()} clips"
+        + (f", starting from {init}" if init else ", from zero"))
+    return RefineRecipe(opts, data, load_lpips(cfg, params.get("lpips_net", "alex")), "cpu", init)

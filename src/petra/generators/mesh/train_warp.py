@@ -92,18 +92,6 @@ def warp_by_points(
     return out, valid
 
 
-def polygon_mask(points: torch.Tensor, loop: list[int] | torch.Tensor, size: int) -> torch.Tensor:
-    """Filled polygon masks [B, 1, size, size] of the loop of ``points`` [B, N, 2+] (not differentiable)."""
-    import cv2
-    import numpy as np
-
-    pts = points[:, loop, :2].detach().cpu().numpy()
-    masks = np.zeros((len(pts), size, size), np.uint8)
-    for i, poly in enumerate(pts):
-        cv2.fillPoly(masks[i], [np.round(poly).astype(np.int32)], 1)
-    return torch.from_numpy(masks).float().unsqueeze(1).to(points.device)
-
-
 def mouth_gap(points: torch.Tensor) -> torch.Tensor:
     """Inner-lip opening (points 13 and 14) over the eye-corner distance; [B]."""
     gap = (points[:, 14, :2] - points[:, 13, :2]).norm(dim=-1)
@@ -111,4 +99,4 @@ def mouth_gap(points: torch.Tensor) -> torch.Tensor:
     return gap / iod.clamp_min(1e-6)
 
 
-__all__ = ["euler_to_rotation", "project", "warp_by_points", "displacement_field", "polygon_mask", "mouth_gap", "math"]
+__all__ = ["euler_to_rotation", "project", "warp_by_points", "displacement_field", "mouth_gap", "math"]

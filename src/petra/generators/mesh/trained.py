@@ -4,7 +4,7 @@
 texture); ``drive`` fits the driving crop, computes the hand-made transfer
 (relative to the driving video's first frame with ``train_mesh.inference:
 relative``, as trained), runs E_m and M on top of it and renders with the same
-warp (and refinement net) as training, at the crop's full size. A driving frame
+warp as training, at the crop's full size. A driving frame
 without a detectable face gives the previous output (or the target).
 """
 from __future__ import annotations
@@ -102,13 +102,6 @@ class MeshOurs:
             out = self._warper.render(pts, driving if use_d else None, s["points"][0].double().numpy() * k if use_d else None)
         else:
             g = self.recipe.render(self._t_img, self._t["points"] * k, torch.from_numpy(pts).float()[None])
-            out = ((g[0].permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).byte().numpy()
-        if self.recipe.R is not None:
-            from .train_warp import polygon_mask
-
-            x = torch.from_numpy(out).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-            mouth = polygon_mask(torch.from_numpy(pts).float()[None], self.recipe.mouth, size)
-            g = self.recipe.R(x, torch.cat([torch.ones_like(mouth), mouth], 1))
             out = ((g[0].permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).byte().numpy()
         self._last = out
         return out

@@ -19,7 +19,7 @@ landmarks first (smoothed over the clip without lag), so the driver's neutral fa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from petra.geometry.motion import FaceParams, compose_mesh, fit_face
 from .composite import border_feather, motion_mask, paste_back
 from .filters import OneEuroFilter, make_filter, smooth_clip
 from .warp import MeshWarper
+
+# (target crop, rendered crop, output mesh [478, 3] crop px, driving image, driving mesh in its px) -> crop
+Refiner = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Transfer:
     aligned: bool = False                      # target is already an aligned crop of cfg.size
     face_index: int | None = None              # target face, left to right (None: the largest)
     driving_face_index: int | None = None      # driving face, left to right (None: the largest)
+    refiner: Refiner | None = None             # the learned refinement (mesh-ours-gen) after the render
 
     def __post_init__(self) -> None:
         from petra.data.ffhq import align_face
@@ -291,6 +295,8 @@ class Transfer:
             crop = self.warper.render(out_mesh, driving, pts)
         else:
             crop = self.warper.render(out_mesh)
+        if self.refiner is not None:
+            crop = self.refiner(self.crop, crop, out_mesh, driving, pts)
         full = None
         if self.cfg.paste_back and not self.aligned:
             mx, my = self.warper.last_maps  # type: ignore[misc]

@@ -1,0 +1,87 @@
+"""The refinement net's inputs: base, target, and the driver's mouth and eyes on the output mesh.
+
+The driver's regions are what the warp of the *target* cannot know (teeth, how the lips
+part, the eyelids' shape). Each region (mouth, right eye, left eye) of the driving
+image is brought onto the output mesh by the similarity that maps its landmarks onto
+the output's, so a driver of another face shape still lands where the output's mouth
+and eyes are. Only luma enters, normalised inside the regions: lip and skin colour are
+the driver's identity, and the colour must come from the target.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from petra.geometry.canonical import LIPS_OUTER, canonical_face
+
+REGION_DILATE = 0.035  # region masks grow by this fraction of the crop side
+REGION_BLUR = 0.02     # and are feathered over this fraction
+
+
+@lru_cache(maxsize=1)
+def _regions() -> tuple[tuple[str, np.ndarray], ...]:
+    loops = canonical_face().loops
+    return (("mouth", LIPS_OUTER), ("eye_right", loops["eye_right"]), ("eye_left", loops["eye_left"]))
+
+
+def _odd(n: float) -> int:
+    k = max(3, int(round(n)))
+    return k if k % 2 else k + 1
+
+
+def region_masks(out_pts: np.ndarray, size: int) -> list[np.ndarray]:
+    """One float32 ``[S, S]`` mask in [0, 1] per region, dilated and feathered."""
+    kd = _odd(REGION_DILATE * size)
+    kb = _odd(REGION_BLUR * size)
+    masks = []
+    for _, idx in _regions():
+        m = np.zeros((size, size), np.uint8)
+        cv2.fillPoly(m, [np.round(out_pts[idx, :2]).astype(np.int32)], 255)
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kd, kd)))
+        masks.append(cv2.GaussianBlur(m, (kb, kb), 0).astype(np.float32) / 255.0)
+    return masks
+
+
+def driver_regions(driving: np.ndarray, drv_pts: np.ndarray, out_pts: np.ndarray, size: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(driver luma uint8 ``[S, S]``, region mask uint8 ``[S, S]``) on the output mesh.
+
+    ``drv_pts``: the driver's mesh in ``driving``'s pixels; ``out_pts``: the output mesh in
+    crop pixels.
+    """
+    gray = cv2.cvtColor(np.ascontiguousarray(driving), cv2.COLOR_RGB2GRAY)
+    luma = np.zeros((size, size), np.float32)
+    total = np.zeros((size, size), np.float32)
+    for (_, idx), m in zip(_regions(), region_masks(out_pts, size)):
+        a, _ = cv2.estimateAffinePartial2D(drv_pts[idx, :2].astype(np.float32), out_pts[idx, :2].astype(np.float32),
+                                           method=cv2.LMEDS)
+        if a is None:
+            continue
+        warped = cv2.warpAffine(gray, a, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        luma += warped.astype(np.float32) * m
+        total += m
+    mask = np.clip(total, 0.0, 1.0)
+    luma = np.where(total > 1e-3, luma / np.maximum(total, 1e-3), 0.0)
+    return np.round(luma).astype(np.uint8), np.round(mask * 255.0).astype(np.uint8)
+
+
+def normalise_luma(luma: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Luma in [0, 255] → zero mean, unit spread inside the mask (×mask), float32; works on
+    ``[..., S, S]`` batches (statistics per image)."""
+    m = mask.astype(np.float32) / 255.0
+    y = luma.astype(np.float32) / 255.0
+    w = m.sum(axis=(-2, -1), keepdims=True) + 1e-3
+    mean = (y * m).sum(axis=(-2, -1), keepdims=True) / w
+    std = np.sqrt((((y - mean) ** 2) * m).sum(axis=(-2, -1), keepdims=True) / w) + 0.05
+    return ((y - mean) / std * 0.5 * m).astype(np.float32)
+
+
+def net_input(base: np.ndarray, target: np.ndarray, luma: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``[8, S, S]`` float32: base and target in [-1, 1], normalised driver luma, region mask."""
+    def rgb(a: np.ndarray) -> np.ndarray:
+        return a.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
+
+    return np.concatenate([rgb(base), rgb(target), normalise_luma(luma, mask)[None],
+                           (mask.astype(np.float32) / 255.0)[None]], axis=0)

@@ -1,0 +1,55 @@
+"""``mesh-ours-gen`` at inference: the hand-made transfer, then the refinement net.
+
+The net runs as :class:`~petra.generators.mesh.render.transfer.Transfer`'s refiner, so
+the evaluation (aligned crops), ``petra transfer`` (paste-back into the photo, video
+smoothing) and the live app get the same result.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .condition import driver_regions, net_input
+from .net import RefineNet
+
+
+class Refiner:
+    """The callable a Transfer runs after its render (see ``render.transfer.Refiner``)."""
+
+    def __init__(self, checkpoint: str | Path, threads: int | None = None) -> None:
+        from .shipped import read
+
+        obj = read(checkpoint)
+        self.net = RefineNet(obj["width"]).eval()
+        self.net.load_state_dict(obj["R"])
+        self.checkpoint, self.provenance = Path(checkpoint), obj["provenance"]
+        if threads:
+            torch.set_num_threads(threads)
+
+    @torch.inference_mode()
+    def __call__(self, target: np.ndarray, crop: np.ndarray, out_mesh: np.ndarray, driving: np.ndarray,
+                 pts: np.ndarray) -> np.ndarray:
+        size = crop.shape[0]
+        luma, mask = driver_regions(driving, pts, out_mesh, size)
+        x = torch.from_numpy(net_input(crop, target, luma, mask))[None]
+        y = self.net(x)[0]
+        return ((y.permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def refiner_checkpoint(cfg: Mapping[str, Any], method: str, checkpoint: str | Path | None = None) -> Path:
+    """The checkpoint a refined method runs: the given one, else ``petra select``'s choice (or the run's
+    latest), else the shipped file."""
+    if checkpoint:
+        return Path(checkpoint)
+    from petra.train.select import selected_checkpoint
+
+    path = selected_checkpoint(cfg, method, allow_latest=True)
+    if path is not None:
+        return Path(path)
+    from .shipped import shipped_path
+
+    return shipped_path()

@@ -1,0 +1,54 @@
+"""The shipped refinement checkpoint: a file in this package, registered with its sha256.
+
+Why in the package: ``pip install petra`` then ``petra transfer --method mesh-ours-gen``
+must work offline, and the sample run fine-tunes from it instead of training from
+zero. The file holds only the net (``{"R": state_dict, "width": int, "provenance": {...}}``)
+and is read with ``weights_only=True`` after its hash is checked (:mod:`petra.weights`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from petra.errors import PetraError
+from petra.io import atomic_path, sha256_file
+from petra.safeload import safe_torch_load
+
+REGISTRY_NAME = "mesh_ours_gen"
+FILENAME = "mesh_ours_gen.pt"
+
+
+def shipped_path() -> Path:
+    """The packaged checkpoint, hash-checked (MissingWeightsError if the package lacks it)."""
+    from petra import weights
+
+    return Path(weights.require(None, REGISTRY_NAME))
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """A refinement checkpoint: the shipped format, or a training checkpoint of the shared loop."""
+
+    obj = safe_torch_load(path)
+    if "R" in obj:  # shipped
+        return {"R": obj["R"], "width": int(obj["width"]), "provenance": obj.get("provenance", {})}
+    parts = obj.get("parts", {})
+    if "R" not in parts:
+        raise PetraError(f"{path}: not a refinement checkpoint (no 'R' net)")
+    width = int(parts["R"]["stem.0.weight"].shape[0])
+    return {"R": parts["R"], "width": width, "provenance": {"checkpoint": str(path), "step": obj.get("step")}}
+
+
+def load_net_state(path: str | Path) -> Mapping[str, Any]:
+    return read(path)["R"]
+
+
+def export(checkpoint: str | Path, out: str | Path, provenance: Mapping[str, Any]) -> str:
+    """Write a training checkpoint's net in the shipped format; returns the file's sha256."""
+    import torch
+
+
+    src = read(checkpoint)
+    with atomic_path(out) as tmp:
+        torch.save({"R": src["R"], "width": src["width"], "provenance": {**src["provenance"], **dict(provenance)}}, tmp)
+    return sha256_file(out)
