@@ -1,6 +1,7 @@
 """`petra transfer` (images, video with audio, error paths) and the mesh Reenactors."""
 from __future__ import annotations
 
+import json
 import subprocess
 
 import numpy as np
@@ -121,3 +122,68 @@ def test_mesh_reenactors_follow_the_protocol(name, sample_root):
         assert np.abs(outs[0].astype(int) - tgt).mean() < 1.0
     assert max(np.abs(o.astype(int) - tgt).mean() for o in outs[1:]) > 1.0  # later frames move it
     assert np.array_equal(m.drive(np.full_like(tgt, 128)), tgt)  # no face: the target, unchanged
+
+
+def _refine_checkpoint(path, brightness: float):
+    """A mesh-ours-gen training checkpoint (the shared loop's format and sha256 sidecar) whose
+    refinement net shifts the colours by ``brightness`` (0 = the hand-made result)."""
+    import torch
+
+    from petra.generators.mesh.refine.net import RefineNet
+    from petra.train.checkpoint import save_checkpoint
+
+    net = RefineNet(8)
+    with torch.no_grad():
+        net.out[0].bias[:3] = brightness
+    return save_checkpoint(path, {"R": net.state_dict()}, {"method": "mesh-ours-gen"}, step=7)
+
+
+def test_transfer_runs_a_checkpoint_from_the_mlflow_model_registry(tmp_path, monkeypatch, target, driving_image, capsys):
+    """`--method models:/NAME/VERSION|latest` downloads the registered checkpoint (sha256-checked) and runs
+    it as method NAME: exactly what that checkpoint gives when passed directly; a pinned version stays put."""
+    from petra import tracking
+    from petra.config import load
+    from petra.stages.transfer import _transfer
+
+    monkeypatch.chdir(tmp_path)  # mlruns/ (the artifact store) under tmp_path
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    ckpts = [_refine_checkpoint(tmp_path / "train" / f"ckpt-{k}.pt", b) for k, b in ((1, 0.4), (2, -0.4))]
+    for ckpt in ckpts:
+        run = tracking.log_run("petra-test-train", "train mesh-ours-gen", tags={"petra.stage": "train"})
+        tracking.register_checkpoint("mesh-ours-gen", run, ckpt, {"select_val_l1": 0.1, "step": 7})
+    args = ["transfer", "--target", str(target), "--driving", str(driving_image), "--no-paste-back"]
+    outs = {}
+    for ref in ("1", "latest"):
+        out = tmp_path / f"reg-{ref}.png"
+        assert petra_main([*args, "--out", str(out), "--method", f"models:/mesh-ours-gen/{ref}"]) == 0
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert summary["method"] == "mesh-ours-gen"
+        assert summary["model"] == f"models:/mesh-ours-gen/{1 if ref == '1' else 2}"
+        outs[ref] = read_image(out).astype(int)
+    direct = tmp_path / "direct-1.png"
+    _transfer(load(), target, driving_image, direct, "mesh-ours-gen", ckpts[0], mode=None, size=None,
+              paste_back=False, expression_scale=None, face_index=None, driving_face_index=None, strict=False)
+    assert np.array_equal(outs["1"], read_image(direct))  # the registry gave exactly checkpoint 1
+    assert outs["1"].mean() > outs["latest"].mean() + 10  # latest = version 2, the darkening one
+    assert not list(tmp_path.glob("petra-model-*"))  # nothing left beside the outputs
+
+
+def test_transfer_refuses_unknown_or_tampered_registry_models_in_one_line(tmp_path, monkeypatch, target,
+                                                                          driving_image, capsys):
+    from petra import tracking
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    ckpt = _refine_checkpoint(tmp_path / "train" / "ckpt.pt", 0.2)
+    run = tracking.log_run("petra-test-train", "train mesh-ours-gen")
+    tracking.register_checkpoint("mesh-ours-gen", run, ckpt, {"step": 7})
+    args = ["transfer", "--target", str(target), "--driving", str(driving_image), "--out", str(tmp_path / "o.png")]
+    assert petra_main([*args, "--method", "models:/mesh-nothing/latest"]) == 2
+    assert "models:/mesh-nothing/latest" in _err(capsys)
+    assert petra_main([*args, "--method", "models:/mesh-ours-gen/9"]) == 2
+    assert "models:/mesh-ours-gen/9" in _err(capsys)
+    stored = next((tmp_path / "mlruns").rglob("selected/ckpt.pt"))
+    stored.write_bytes(stored.read_bytes()[:-16] + bytes(16))  # the registered file is replaced
+    assert petra_main([*args, "--method", "models:/mesh-ours-gen/1"]) == 2
+    assert "sha256" in _err(capsys)
+    assert not (tmp_path / "o.png").exists()

@@ -16,7 +16,8 @@ Every run is tagged with the git commit and dirty flag of the project (``petra.g
 ``PETRA_PIPELINE_ID`` (Snakefile ``onstart``): each stage's run is then nested (``mlflow.parentRunId``)
 under one ``pipeline`` run per experiment and invocation, created by the first stage that logs.
 A trained method's selected checkpoint is registered in the model registry under the method's name
-(:func:`register_checkpoint`), with its selection and evaluation metrics as version tags.
+(:func:`register_checkpoint`), with its selection and evaluation metrics as version tags;
+:func:`fetch_registered` brings a version back (``petra transfer --method models:/NAME/VERSION``).
 """
 from __future__ import annotations
 
@@ -28,13 +29,16 @@ import re
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
-from .io import atomic_path, sidecar
+from .errors import PetraError
+from .io import atomic_path, sha256_file, sidecar, verified
 
 T = TypeVar("T")
 
 MAX_PARAM_LEN = 6000  # mlflow's limit on a param value
+SHA256_TAG = "petra.sha256"  # a registered checkpoint's digest, checked when it is fetched back
+MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))$")
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "", sep: str = ".") -> dict[str, Any]:
@@ -277,6 +281,7 @@ def register_checkpoint(name: str, run_id: str, checkpoint: str | Path, metrics:
             retry(c.create_registered_model, name, description=f"petra method {name}: selected checkpoints")
     source = f"{retry(c.get_run, run_id).info.artifact_uri}/selected/{Path(checkpoint).name}"
     tags = {f"metric.{metric_key(k)}": str(v) for k, v in metrics.items() if v is not None}
+    tags[SHA256_TAG] = sha256_file(checkpoint)
     mv = retry(c.create_model_version, name, source, run_id=run_id, tags=tags, description=description)
     return int(mv.version)
 
@@ -294,6 +299,65 @@ def tag_latest_version(name: str, metrics: Mapping[str, Any], root: str | Path |
     for k, v in metrics.items():
         retry(c.set_model_version_tag, name, latest.version, f"eval.{metric_key(k)}", str(v))
     return int(latest.version)
+
+
+def is_model_uri(text: str | None) -> bool:
+    """True for ``models:/NAME/VERSION``, ``models:/NAME/latest`` and ``models:/NAME@ALIAS``."""
+    return bool(text) and str(text).startswith("models:/")
+
+
+class Registered(NamedTuple):
+    """A model-registry version fetched to disk: the method name, its version, the local checkpoint."""
+
+    name: str
+    version: int
+    path: Path
+
+
+def fetch_registered(uri: str, dest: str | Path, root: str | Path | None = None) -> Registered:
+    """Registry ``uri`` as a local checkpoint: the version's ``selected/`` checkpoint and
+    its sha256 sidecar are downloaded into ``dest`` and checked against the digest the version was
+    registered with. Why not MLflow's ``models:/`` download: a petra version's source is one file,
+    and its sidecar must travel with it (loaders refuse unverified checkpoints)."""
+    match = MODEL_URI.match(uri)
+    if not match:
+        raise PetraError(f"{uri}: not a registry URI (models:/NAME/VERSION, models:/NAME/latest or models:/NAME@ALIAS)")
+    store = tracking_uri(root)
+    if store.startswith("sqlite:///") and not Path(store[len("sqlite:///"):]).is_file():
+        raise PetraError(f"{uri}: no MLflow tracking store at {store[len('sqlite:///'):]} "
+                         "(run from the project folder or set MLFLOW_TRACKING_URI)")
+    c = client(root)
+    name, version, alias = match["name"], match["version"], match["alias"]
+    try:
+        if alias:
+            mv = retry(c.get_model_version_by_alias, name, alias)
+        elif version.lower() == "latest":
+            versions = retry(c.search_model_versions, f"name = '{name}'")
+            if not versions:
+                raise PetraError(f"{uri}: model {name!r} has no registered version in {store}")
+            mv = max(versions, key=lambda v: int(v.version))
+        else:
+            mv = retry(c.get_model_version, name, version)
+    except PetraError:
+        raise
+    except Exception as err:  # noqa: BLE001 - MLflow's RESOURCE_DOES_NOT_EXIST / INVALID_PARAMETER_VALUE
+        raise PetraError(f"{uri}: not in the model registry at {store} ({str(err).splitlines()[0]})") from None
+    file = mv.source.rstrip("/").rsplit("/", 1)[-1]
+    if not mv.run_id or not file:
+        raise PetraError(f"{uri}: version {mv.version} has no run artifact to load (source {mv.source})")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    got = []
+    for rel in (f"selected/{file}", f"selected/{sidecar(file).name}"):
+        try:
+            got.append(Path(retry(c.download_artifacts, mv.run_id, rel, str(dest))))
+        except Exception as err:  # noqa: BLE001 - missing artifact, unreachable store
+            raise PetraError(f"{uri}: cannot download {rel} of run {mv.run_id} ({str(err).splitlines()[0]})") from None
+    path = got[0]
+    expected = (mv.tags or {}).get(SHA256_TAG)
+    if not verified(path) or (expected and sha256_file(path) != expected):
+        raise PetraError(f"{uri}: the downloaded {file} does not match its registered sha256; corrupt or replaced")
+    return Registered(name, int(mv.version), path)
 
 
 class LiveRun:

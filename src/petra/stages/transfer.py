@@ -9,7 +9,9 @@ one): ``mesh-relative`` / ``mesh-absolute`` (the hand-made transfer in that mode
 ``mesh-ours-gen`` (the hand-made transfer + the learned refinement; its selected
 checkpoint, else the shipped one), or any other method of the registry that has its
 weights (``mesh-ours``, ``sg2-*``): that one is driven with the aligned crops and its
-output is pasted back the same way.
+output is pasted back the same way. ``--method models:/NAME/VERSION`` (or ``models:/NAME/latest``,
+``models:/NAME@ALIAS``) runs the checkpoint ``petra select`` registered in the MLflow model
+registry for method NAME (the project's ``mlflow.db`` or ``$MLFLOW_TRACKING_URI``).
 
 The output is the target photo with the transferred face pasted back (default) or
 the aligned crop (``--no-paste-back``). A driving video is read twice: first its
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -39,6 +42,7 @@ from petra.errors import InputError, require_file
 from petra.io import clean_temporaries, write_image
 from petra.media import MIN_SIDE, read_image, too_small
 from petra.outputs import check_output
+from petra.tracking import fetch_registered, is_model_uri
 from petra.video import VideoWriter, expected_frames, iter_frames, probe
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -52,8 +56,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--driving", required=True, help="driving image or video")
     parser.add_argument("--out", required=True, help="output image (.png/.jpg) or video (.mp4/.mov/.mkv)")
     parser.add_argument("--method", default=None,
-                        help="mesh-relative | mesh-absolute | mesh-ours-gen | any trained method with weights "
-                             "(default: mesh.method in params.yaml)")
+                        help="mesh-relative | mesh-absolute | mesh-ours-gen | any trained method with weights | "
+                             "models:/NAME/VERSION or models:/NAME/latest (a checkpoint in the MLflow model "
+                             "registry) (default: mesh.method in params.yaml)")
     parser.add_argument("--mode", choices=["relative", "absolute"], default=None,
                         help="relative (video default: the driver's change from its neutral face, added to the "
                              "target's expression) or absolute (image default: the driver's expression replaces the "
@@ -104,12 +109,27 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
 
     Everything that can be checked without the work is checked first: both inputs are
     readable files, the output is of the right kind, is neither input and can be written.
+    A registry ``method`` (``models:/NAME/VERSION``) is downloaded to a temporary folder for the run.
     """
+    with tempfile.TemporaryDirectory(prefix="petra-model-") as tmp:
+        registered = fetch_registered(str(method), tmp) if is_model_uri(method) else None
+        summary = _transfer(cfg, Path(target), Path(driving), Path(out), registered.name if registered else method,
+                            registered.path if registered else None, mode=mode, size=size, paste_back=paste_back,
+                            expression_scale=expression_scale, face_index=face_index,
+                            driving_face_index=driving_face_index, strict=strict)
+    if registered:
+        summary["model"] = f"models:/{registered.name}/{registered.version}"
+    return summary
+
+
+def _transfer(cfg: Mapping[str, Any], target: Path, driving: Path, out: Path, method: str | None,
+              checkpoint: Path | None, mode: str | None, size: int | None, paste_back: bool | None,
+              expression_scale: float | None, face_index: int | None, driving_face_index: int | None,
+              strict: bool) -> dict[str, Any]:
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     from petra import generators
 
-    target, driving, out = Path(target), Path(driving), Path(out)
     m = generators.parse(method or cfg["mesh"]["method"], cfg)
     if m.kind == "handmade" and method:  # named explicitly: its mode, unless --mode says otherwise
         mode = mode or m.variant
@@ -129,7 +149,7 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
     timg = read_image(target)
     info = _check_video(driving) if video else None
     t0 = time.perf_counter()
-    refiner = method_refiner(cfg, m) if m.kind != "handmade" else None
+    refiner = method_refiner(cfg, m, checkpoint) if m.kind != "handmade" else None
     tr = Transfer(timg, mc, video=video, path=str(target), face_index=face_index,
                   driving_face_index=driving_face_index, refiner=refiner)
     if isinstance(refiner, CropReenactor):
@@ -149,18 +169,19 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
     return summary
 
 
-def method_refiner(cfg: Mapping[str, Any], m: Any) -> Any:
+def method_refiner(cfg: Mapping[str, Any], m: Any, checkpoint: str | Path | None = None) -> Any:
     """What runs after the hand-made render for method ``m``: the refinement net (refine recipe), or
-    a :class:`CropReenactor` for any other method (MissingWeightsError: its weights are absent)."""
+    a :class:`CropReenactor` for any other method (MissingWeightsError: its weights are absent);
+    ``checkpoint``: a trained method's file instead of its selected one."""
     from petra.generators.mesh import variant_recipe
 
     if m.generator == "mesh" and variant_recipe(cfg, m.variant) == "refine":
         from petra.generators.mesh.refine.reenactor import Refiner, refiner_checkpoint
 
-        return Refiner(refiner_checkpoint(cfg, m.name))
+        return Refiner(refiner_checkpoint(cfg, m.name, checkpoint))
     from petra import generators
 
-    return CropReenactor(generators.create(m, cfg), int(cfg["align"]["size"]))
+    return CropReenactor(generators.create(m, cfg, checkpoint=checkpoint), int(cfg["align"]["size"]))
 
 
 class CropReenactor:
