@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 from reliability_helpers import mini_mirror, snapshot, temporaries
+from workflow_helpers import workflow_checkout
 
 import petra.config
 
@@ -145,16 +146,6 @@ def test_kill_9_anywhere_then_rerun_gives_the_uninterrupted_result(two_projects)
     assert snapshot(mirror) == before
 
 
-def _checkout(root: Path, project_root: Path, params: dict) -> Path:
-    """A copy of the workflow files (as tests/test_workflow_smoke.py makes) with these params."""
-    root.mkdir(parents=True)
-    shutil.copy(project_root / "Snakefile", root / "Snakefile")
-    shutil.copytree(project_root / "workflow", root / "workflow", symlinks=True)
-    os.symlink("workflow/profiles", root / "profiles")
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return root
-
-
 def snakemake(cwd: Path, *args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}"}
     return subprocess.Popen(["snakemake", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -168,7 +159,7 @@ def test_second_snakemake_on_one_checkout_is_refused_and_a_spaced_data_path_work
     mirror, _ = two_projects
     params = yaml.safe_load((two_projects[1]["plain"] / "params.yaml").read_text())
     params["paths"] = {"data": "my data", "reports": "my reports", "models": "my models"}
-    root = _checkout(tmp_path / "check out", project_root, params)
+    root = workflow_checkout(tmp_path / "check out", project_root, params)
     target = "my data/manifests/frames.parquet"
     first = snakemake(root, "--cores", "1", target)
     locks = root / ".snakemake" / "locks"

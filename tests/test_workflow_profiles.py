@@ -1,5 +1,7 @@
-"""Execution profiles: every rule declares what a cluster scheduler needs, and the SLURM profile
-names real rules (its dry run needs snakemake-executor-plugin-slurm, skipped when absent)."""
+"""Execution profiles: every rule declares what a cluster scheduler needs, every profile key is a
+Snakemake option, and the SLURM profile names real rules and dry-runs (with its executor when
+snakemake-executor-plugin-slurm is installed; without it, the rest of the profile: the plugin
+would replace the pinned numpy, docs/gpu.md §4)."""
 from __future__ import annotations
 
 import importlib.util
@@ -65,3 +67,40 @@ def test_slurm_profile_dry_run(project_root):
                          cwd=project_root, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Job stats" in res.stdout + res.stderr
+
+
+def _options() -> set[str]:
+    """Snakemake's long option names (with the installed executor plugins' ones), as profile keys."""
+    from snakemake.cli import get_argument_parser
+
+    return {o[2:] for a in get_argument_parser()._actions for o in a.option_strings if o.startswith("--")}
+
+
+@pytest.mark.parametrize("profile", ["default", "slurm", "local-cluster"])
+def test_profile_keys_are_snakemake_options(project_root, profile):
+    cfg = yaml.safe_load((project_root / "workflow" / "profiles" / profile / "config.yaml").read_text())
+    options = _options()
+    executor = cfg.get("executor")
+    plugin = f"snakemake_executor_plugin_{str(executor).replace('-', '_')}"
+    unknown = [k for k in cfg if k not in options
+               and not (k.startswith(f"{executor}-") and importlib.util.find_spec(plugin) is None)]
+    assert not unknown, f"{profile}: not snakemake options: {unknown}"
+    assert "jobs" in options and "set-resources" in options and "executor" in options  # the check itself works
+
+
+def test_slurm_profile_without_its_executor_dry_runs_with_partitions(project_root, tmp_path):
+    """Everything of the SLURM profile but `executor: slurm` (which needs the plugin) in a real dry run:
+    its options parse, and every job carries the partition the plugin would submit it to."""
+    if shutil.which("snakemake") is None:
+        pytest.skip("snakemake not installed")
+    cfg = yaml.safe_load((project_root / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
+    assert cfg.pop("executor") == "slurm"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    res = subprocess.run(["snakemake", "-n", "--profile", str(tmp_path), "--config", "profile=smoke"],
+                         cwd=project_root, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = re.findall(r"^(?:rule|checkpoint) (\w+):\n(?:.*\n)*?\s+resources: (.*)$", res.stdout, re.M)
+    assert {r for r, _ in jobs} >= {"ingest", "train", "evaluate", "report"}
+    for rule, resources in jobs:
+        partition = "gpu" if rule in GPU_RULES else "cpu"
+        assert f"slurm_partition={partition}" in resources, (rule, resources)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from workflow_helpers import workflow_checkout
 
 MANIFEST = ".test/smoke/data/manifests/frames.parquet"
 
@@ -46,13 +47,9 @@ def set_param(project: Path, section: str, key: str, value) -> None:
 def smoke_project(tmp_path_factory, project_root, sample_root):
     if shutil.which("snakemake") is None:
         pytest.skip("snakemake not installed")
-    root = tmp_path_factory.mktemp("smk")
-    shutil.copy(project_root / "Snakefile", root / "Snakefile")
-    shutil.copytree(project_root / "workflow", root / "workflow", symlinks=True)
-    os.symlink("workflow/profiles", root / "profiles")
     raw = yaml.safe_load((project_root / "params.yaml").read_text(encoding="utf-8"))
     raw["dataset"]["mirror"] = str(sample_root)
-    (root / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    root = workflow_checkout(tmp_path_factory.mktemp("smk"), project_root, raw)
     t0 = time.monotonic()
     res = snakemake(root, "--cores", "2")
     wall = time.monotonic() - t0
