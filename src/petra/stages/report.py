@@ -29,7 +29,7 @@ def run_report(cfg: Mapping[str, Any], evals: Sequence[Path], pairs_path: Path, 
     """Aggregate, tabulate, draw and log; returns the results table."""
     import pandas as pd
 
-    from petra.evaluate.summary import per_pair, results_table
+    from petra.evaluate.summary import paired_table, per_pair, results_table
     from petra.report import figures
     from petra.report import table as tbl
 
@@ -49,6 +49,9 @@ def run_report(cfg: Mapping[str, Any], evals: Sequence[Path], pairs_path: Path, 
     write_parquet(out_dir / "per_pair.parquet", pp)
     csv, md = tbl.write_tables(table, out_dir)
     tbl.write_metrics(table, out_dir / "metrics")  # for `dvc metrics show` / `dvc exp show`
+    ref = cfg["report"].get("paired_reference")
+    if ref and ref in frames:  # every method against the reference on the same pairs (reports/paired.md)
+        tbl.write_paired(paired_table(pp, ref), out_dir)
 
     rep, b = cfg["report"], cfg["evaluate"]["backends"]
     pairs = pd.read_parquet(pairs_path)

@@ -152,15 +152,11 @@ def run_transfer(cfg: Mapping[str, Any], target: str | Path, driving: str | Path
 def method_refiner(cfg: Mapping[str, Any], m: Any) -> Any:
     """What runs after the hand-made render for method ``m``: the refinement net (refine recipe), or
     a :class:`CropReenactor` for any other method (MissingWeightsError: its weights are absent)."""
-    from petra.generators.mesh import variant_recipe
-
-    if m.generator == "mesh" and variant_recipe(cfg, m.variant) == "refine":
-        from petra.generators.mesh.refine.reenactor import Refiner, refiner_checkpoint
-
-        return Refiner(refiner_checkpoint(cfg, m.name))
     from petra import generators
+    from petra.generators.mesh.refine.reenactor import engine_refiner
 
-    return CropReenactor(generators.create(m, cfg), int(cfg["align"]["size"]))
+    refiner = engine_refiner(cfg, m.name)
+    return refiner if refiner is not None else CropReenactor(generators.create(m, cfg), int(cfg["align"]["size"]))
 
 
 class CropReenactor:
