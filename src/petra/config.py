@@ -11,6 +11,10 @@ carries copies of them in ``petra/defaults/`` (setup.py's build hook), so an ins
 petra has its defaults without a checkout. A user's params file (``--params``,
 ``$PETRA_PARAMS`` or ./params.yaml) is merged over those defaults, and ``--set
 section.key=value`` overrides single values last; all of it is validated strictly.
+
+:func:`load` returns the plain dict (Snakemake's config, what DVC reads); :func:`load_params`
+gives the same values as the frozen, typed dataclasses of :mod:`petra.params` (generated from
+the schema), and :func:`build` types one section, a missing key taking its params.yaml value.
 """
 from __future__ import annotations
 
@@ -202,9 +206,24 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _schema() -> dict[str, Any]:
-    """The strict schema (read each time: it is small, and tests may swap files)."""
-    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+    """The strict schema (re-read when the file changes: tests may swap files). Do not modify it."""
+    return _strict_schema_of(str(SCHEMA_PATH), SCHEMA_PATH.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _strict_schema_of(path: str, mtime_ns: int) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
         return strict_schema(yaml.safe_load(fh))
+
+
+def _defaults_top() -> dict[str, Any]:
+    """The packaged params.yaml as read (re-read when it changes). Do not modify it."""
+    return _defaults_of(str(DEFAULT_PARAMS), DEFAULT_PARAMS.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _defaults_of(path: str, mtime_ns: int) -> dict[str, Any]:
+    return _read(Path(path))
 
 
 def validate(cfg: Mapping[str, Any]) -> None:
@@ -241,11 +260,12 @@ def build(cls: type[T], data: Mapping[str, Any] | None = None, fill: bool = True
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     data = dict(data or {})
     if fill:
-        default = _at(_read(DEFAULT_PARAMS), path)
+        default = _at(_defaults_top(), path)
         data = deep_merge({k: v for k, v in default.items() if k in names}, data)
     props = _at(_schema(), path, "properties").get("properties", {})
-    for key in sorted(set(data) - set(names)):
-        raise _error(path + [key], [], f"unknown key {key!r} (known: {', '.join(names)})")
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise _error(path + unknown[:1], [], f"unknown key {unknown[0]!r} (known: {', '.join(names)})")
     for key in names:
         if key not in data:
             raise _error(path + [key], [], "missing (no value here nor in params.yaml)")
@@ -272,10 +292,9 @@ def _check(value: Any, schema: Mapping[str, Any], where: Sequence[str]) -> None:
     """Validate one value against its (strict) schema node; raise one readable line."""
     import jsonschema  # deferred: only checking needs it
 
-    try:
-        jsonschema.validate(value, dict(schema), cls=jsonschema.Draft202012Validator)
-    except jsonschema.ValidationError as err:
-        raise _error(where, list(err.absolute_path), err.message) from None
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(dict(schema)).iter_errors(value))
+    if err is not None:
+        raise _error(where, list(err.absolute_path), err.message)
 
 
 @functools.cache

@@ -11,13 +11,16 @@ For every checkpoint of a run, the variant reenacts ``select.pairs`` fixed
 validation pairs (driving frame of a val identity, target frame of another
 identity; drawn from ``select.seed``) and the evaluation helper's evaluators
 (:class:`petra.evaluate.analyzer.Analyzer`, backends from ``evaluate.backends``)
-measure the output against the driving frame:
+measure the output against the driving frame, with the metrics of kind ``val`` of the one
+metrics table (:mod:`petra.evaluate.metrics`: columns, direction; per-frame values from
+:func:`petra.evaluate.runner.val_frame_row`):
 
 * ``val_pose_mae_<pose backend>``: mean |Δyaw| and |Δpitch| in degrees;
 * ``val_ratio_mae_<landmark backend>``: mean |Δ| of the five landmark ratios
   (eye/mouth aspect, brow–eye) behind FL-CORR.
 
-Checkpoints are ranked on each metric; the best mean rank wins (ties: later step).
+Checkpoints are ranked on each metric in the table's direction; the best mean rank wins
+(ties: later step).
 When no output had a measurable face (e.g. the smoke profile's random generator)
 the lowest validation loss decides and the selection file says so in ``criterion``.
 """
