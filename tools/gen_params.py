@@ -138,7 +138,7 @@ def main() -> int:
         return 0 if same else 1
     with atomic_write(OUT, "w") as fh:
         fh.write(text)
-    print(f"wrote {OUT.relative_to(ROOT)} ({text.count('class ')} classes)")
+    print(f"wrote {OUT.relative_to(ROOT)} ({len(re.findall(r'^class ', text, re.M))} classes)")
     return 0
 
 
