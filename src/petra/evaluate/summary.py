@@ -30,7 +30,7 @@ def per_pair(frames: pd.DataFrame) -> pd.DataFrame:
         g = g.sort_values("frame_index")
         row = {"method": method, "pair_id": pair_id, "kind": g["kind"].iloc[0], "n_frames": len(g)}
         cols = list(g.columns)
-        for m in METRICS:  # both kinds: a pair's row holds every metric its frames have
+        for m in (*of_kind("cross"), *of_kind("self")):  # both kinds: a pair's row holds every metric its frames have
             if m.reduction == "mean":
                 for c, name in m.frame_columns(cols).items():
                     v = g[c].astype(float)
