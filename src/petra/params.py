@@ -62,6 +62,8 @@ class Align:
 
     SECTION: ClassVar[str] = 'align'
     size: Literal[256, 512, 1024]  # 256 (default) or 1024
+    # direct: warp straight to size (pSp/ReStyle) | released: FFHQ at 1024, then PIL bilinear to size (the thesis's released code)
+    mode: Literal['direct', 'released']
     upsample: int  # dlib detector upsampling
     min_face_px: int  # smaller detected faces are rejected
     detect_max_side: int  # fast dlib detection on the frame downscaled to <= this (landmarks at full res)
@@ -122,7 +124,8 @@ class Mesh:
     """``mesh`` (params.yaml)."""
 
     SECTION: ClassVar[str] = 'mesh'
-    method: str  # petra transfer's default method (docs/mesh_refine.md: the best measured one)
+    # petra transfer's default: the best measured (reports/paired.md: self LPIPS, PSNR, AKD better than mesh-relative)
+    method: str
     # auto (relative for a driving video, absolute for an image) | relative | absolute
     mode: Literal['auto', 'relative', 'absolute']
     size: Literal[256, 512]  # transfer crop side: 256 | 512 (evaluation uses the aligned crops as given)
@@ -310,6 +313,7 @@ class Report:
     figure_pairs: int  # pairs shown in the cross / self figures
     figure_frames: int  # frames per pair in those figures
     curve_pair: str | None  # pair of the metric-curve figure (null: the first cross pair)
+    paired_reference: str | None  # reports/paired.md: every method vs this one on the same pairs (null: none)
 
 
 @dataclass(frozen=True)
