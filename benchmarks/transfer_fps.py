@@ -46,9 +46,9 @@ def run(target, frames, size: int, new: bool, refiner=None) -> float:
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     kw = {} if new else {"reference": "first", "head_layer": False}
-    tr = Transfer(target, MeshConfig(size=size, paste_back=False, mode="relative", **kw), video=True, refiner=refiner)
+    tr = Transfer(target, MeshConfig.from_params(size=size, paste_back=False, mode="relative", **kw), video=True, refiner=refiner)
     tr.drive(frames[0], t=0.0)  # warm-up (graph start-up)
-    tr = Transfer(target, MeshConfig(size=size, paste_back=False, mode="relative", **kw), video=True, refiner=refiner)
+    tr = Transfer(target, MeshConfig.from_params(size=size, paste_back=False, mode="relative", **kw), video=True, refiner=refiner)
     t0 = time.perf_counter()
     for _ in tr.run_clip(frames, 30.0):
         pass

@@ -155,7 +155,7 @@ def drive(target: np.ndarray, frames: list[np.ndarray], fps: float, size: int) -
     """Run the engine as ``petra transfer`` does on a video: (target crop, output crops)."""
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
-    tr = Transfer(target, MeshConfig(size=size, paste_back=False), video=True)
+    tr = Transfer(target, MeshConfig.from_params(size=size, paste_back=False), video=True)
     try:
         if hasattr(tr, "run_clip"):
             outs = [o.crop for o in tr.run_clip(frames, fps)]

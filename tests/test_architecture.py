@@ -10,7 +10,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "petra"
 # petra modules that import nothing heavy: a function-local import of one is never deferring a cost
-LIGHT = {"petra.errors", "petra.io", "petra.config", "petra.paths", "petra.safeload", "petra.device",
+LIGHT = {"petra.errors", "petra.io", "petra.config", "petra.params", "petra.paths", "petra.safeload", "petra.device",
          "petra.media", "petra.video", "petra.tracking", "petra.weights", "petra.plotting"}
 
 

@@ -112,3 +112,26 @@ def test_no_face_and_two_faces_are_rejected(ffhq_items):
         lmk(np.full_like(img, 127))
     with pytest.raises(MultipleFacesError):
         lmk(np.concatenate([img, ffhq_items[2][0]], axis=1))
+
+
+def test_changing_align_mode_redoes_the_frame_and_keeping_it_reuses_the_record(tmp_path, ffhq_items):
+    from petra.data.align import align_frame
+    from petra.data.align_modes import align_by_mode
+    from petra.data.landmarks import Landmarker
+    from petra.io import write_image
+
+    frame, png = tmp_path / "frame.png", tmp_path / "aligned" / "t.png"
+    write_image(frame, ffhq_items[0][0])
+    lmk = Landmarker()
+    settings = {"size": 256, "upsample": 1, "min_face_px": 40, "detect_max_side": 320, "mode": "direct"}
+    rec = align_frame(frame, png, lmk, settings)
+    lm = np.array(rec["landmarks_src"])
+    direct = read_image(png)
+    assert np.array_equal(direct, align_by_mode(ffhq_items[0][0], lm, 256, "direct").image)
+    stamp = png.stat().st_mtime_ns
+    assert align_frame(frame, png, lmk, settings) == rec and png.stat().st_mtime_ns == stamp  # reused
+    released = align_frame(frame, png, lmk, {**settings, "mode": "released"})
+    assert released["depends"]["settings"]["mode"] == "released"
+    out = read_image(png)
+    assert np.array_equal(out, align_by_mode(ffhq_items[0][0], lm, 256, "released").image)
+    assert np.abs(out.astype(np.int16) - direct).mean() > 0.2  # a different crop, not the old file

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from petra.config import build
 from petra.generators.mesh.refine.condition import driver_regions, net_input, normalise_luma, region_masks
 from petra.generators.mesh.refine.data import DataOptions, RefineData, choose_pairs
 from petra.generators.mesh.refine.recipe import RefineOptions, RefineRecipe
@@ -67,7 +68,8 @@ def _table(n_clips: int = 4, frames: int = 12) -> pd.DataFrame:
 
 def test_choose_pairs_is_deterministic_keeps_clips_apart_and_favours_motion() -> None:
     table = _table()
-    opts = DataOptions(targets_per_clip=3, drivers_per_target=4, max_gap_s=3.0, cross_per_clip=1, seed=3)
+    opts = build(DataOptions, {"targets_per_clip": 3, "drivers_per_target": 4, "max_gap_s": 3.0, "cross_per_clip": 1,
+                               "seed": 3})
     pairs = choose_pairs(table, opts)
     assert pairs.equals(choose_pairs(table, opts))
     assert not pairs.equals(choose_pairs(table, DataOptions(**{**opts.__dict__, "seed": 4})))
@@ -103,7 +105,8 @@ def _tiny_data(size: int = 32, n: int = 24) -> RefineData:
 def test_refine_recipe_learns_the_correction_and_batches_are_reproducible() -> None:
     torch.manual_seed(0)
     data = _tiny_data()
-    opts = RefineOptions(width=8, init="none", cross_share=0.25, weights={"l1": 1.0, "l2_crop": 2.0, "keep": 0.5})
+    opts = RefineOptions.from_params({"width": 8, "init": "none", "cross_share": 0.25, "weights": {
+        "l1": 1.0, "l2": 0.0, "lpips": 0.0, "l2_crop": 2.0, "lpips_crop": 0.0, "keep": 0.5}})
     recipe = RefineRecipe(opts, data, None)
     train, val = recipe.make_sampler("train", 4, 0), recipe.make_sampler("val", 4, 7)
     b1, b2 = train.batch(5), recipe.make_sampler("train", 4, 0).batch(5)

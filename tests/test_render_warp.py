@@ -18,7 +18,7 @@ def anne(sample_root):
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     img = read_image(sample_root / "images" / "EAMM_anne.jpg")
-    return img, Transfer(img, MeshConfig(size=256, mode="relative"))
+    return img, Transfer(img, MeshConfig.from_params(size=256, mode="relative"))
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_driving_a_target_with_itself_reproduces_it(sample_root, name, mode):
     from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
     img = read_image(sample_root / "images" / name)
-    tr = Transfer(img, MeshConfig(size=256, mode=mode))
+    tr = Transfer(img, MeshConfig.from_params(size=256, mode=mode))
     out = tr.drive(img)
     assert psnr(out.crop, tr.crop) >= 40.0
     assert out.full.shape == img.shape and psnr(out.full, img) >= 40.0
@@ -223,7 +223,7 @@ def test_turning_a_turned_portrait_does_not_paint_background_on_the_face(sample_
     from petra.generators.mesh.render.warp import render_np
 
     img = read_image(sample_root / "images" / "LivePortrait_s10.jpg")
-    tr = Transfer(img, MeshConfig(size=256, paste_back=False))
+    tr = Transfer(img, MeshConfig.from_params(size=256, paste_back=False))
     tp = tr.warper.plan
     assert tp.person is not None  # a turned target gets the guard
     out_pts = _turned(tr, yaw=20.0, pitch=0.0)

@@ -58,3 +58,26 @@ def test_figures_say_so_when_a_kind_of_pair_is_missing(tmp_path):
     pairs = pd.DataFrame({"pair_id": ["cross-000"], "kind": ["cross"]})
     path = self_strip(pairs, {}, tmp_path / "self.png", tmp_path)
     assert read_image(path).shape[1] > 300
+
+
+def test_paired_table_pairs_by_pair_id_and_judges_beyond_the_interval() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from petra.evaluate.summary import paired_table
+    from petra.report.table import paired_markdown
+
+    rng = np.random.default_rng(0)
+    spread = rng.normal(0.3, 0.1, 12)  # pair-to-pair spread both methods share
+    rows = []
+    for i, s in enumerate(spread):
+        rows.append({"method": "ref", "pair_id": f"self-{i:03d}", "kind": "self", "lpips_alex": s, "psnr": 20 + s})
+        rows.append({"method": "new", "pair_id": f"self-{i:03d}", "kind": "self", "lpips_alex": s - 0.02,
+                     "psnr": 20 + s + rng.normal(0, 0.5)})
+    t = paired_table(pd.DataFrame(rows), "ref")
+    lp = t[t["metric"] == "lpips_alex"].iloc[0]
+    assert lp["n_pairs"] == 12 and abs(lp["diff"] + 0.02) < 1e-9
+    assert lp["better_beyond_ci"] and not lp["worse_beyond_ci"]  # lower LPIPS is better, every pair by 0.02
+    ps = t[t["metric"] == "psnr"].iloc[0]
+    assert not ps["better_beyond_ci"] and not ps["worse_beyond_ci"]  # noise only
+    assert "new vs ref" in paired_markdown(t)

@@ -16,6 +16,7 @@ The default method ``mesh`` is the real-time mesh engine
 (:class:`petra.generators.mesh.render.transfer.Transfer`): relative mode by default (the
 driver's change from its neutral face, measured from the first frame with a face or the
 last :meth:`Animator.recapture`), the result pasted back into the full target photo. Any
+``mesh-ours-gen`` is the same engine with its learned refinement after each render. Any
 other registry method (a trained ``mesh-<variant>`` with a checkpoint, ``copy-driving``,
 ...) works on aligned crops of ``align.size`` and returns crops.
 """
@@ -97,8 +98,13 @@ class Animator:
         self._t0: float | None = None
         self._recapture = False
         self.face_found = False  # did the last frame have a face?
-        if method == ENGINE:
-            self._engine: Any = Transfer(self.target, self.mesh_cfg, video=video, path=path)
+        refiner = None
+        if method != ENGINE:
+            from petra.generators.mesh.refine.reenactor import engine_refiner  # lazy: torch
+
+            refiner = engine_refiner(self.cfg, method)
+        if method == ENGINE or refiner is not None:  # the engine, or the engine + its learned refinement
+            self._engine: Any = Transfer(self.target, self.mesh_cfg, video=video, path=path, refiner=refiner)
             self._crops: _CropMethod | None = None
         else:
             self._engine = None

@@ -11,18 +11,30 @@ carries copies of them in ``petra/defaults/`` (setup.py's build hook), so an ins
 petra has its defaults without a checkout. A user's params file (``--params``,
 ``$PETRA_PARAMS`` or ./params.yaml) is merged over those defaults, and ``--set
 section.key=value`` overrides single values last; all of it is validated strictly.
+
+:func:`load` returns the plain dict (Snakemake's config, what DVC reads); :func:`load_params`
+gives the same values as the frozen, typed dataclasses of :mod:`petra.params` (generated from
+the schema), and :func:`build` types one section, a missing key taking its params.yaml value.
 """
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import copy
+import dataclasses
+import functools
 import os
+import types
+import typing
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Literal, Mapping, Sequence, TypeVar
 
 import yaml
 
-from .errors import PetraError
+from petra.errors import PetraError
+from petra.params import Params
+
+T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _SHIPPED = Path(__file__).resolve().parent / "defaults"  # present in a built wheel only
@@ -194,9 +206,24 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _schema() -> dict[str, Any]:
-    """The strict schema (read each time: it is small, and tests may swap files)."""
-    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+    """The strict schema (re-read when the file changes: tests may swap files). Do not modify it."""
+    return _strict_schema_of(str(SCHEMA_PATH), SCHEMA_PATH.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _strict_schema_of(path: str, mtime_ns: int) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
         return strict_schema(yaml.safe_load(fh))
+
+
+def _defaults_top() -> dict[str, Any]:
+    """The packaged params.yaml as read (re-read when it changes). Do not modify it."""
+    return _defaults_of(str(DEFAULT_PARAMS), DEFAULT_PARAMS.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _defaults_of(path: str, mtime_ns: int) -> dict[str, Any]:
+    return _read(Path(path))
 
 
 def validate(cfg: Mapping[str, Any]) -> None:
@@ -210,3 +237,89 @@ def validate(cfg: Mapping[str, Any]) -> None:
         where = "/".join(str(p) for p in err.absolute_path) or "<root>"
         section = str(err.absolute_path[0]) if err.absolute_path else "<root>"
         raise PetraError(f"params: section {section}: {where}: {err.message}") from None
+
+
+# ---------------------------------------------------------------- the typed config (petra.params)
+
+def load_params(path: str | Path | None = None, profile: str | None = None,
+                overrides: Sequence[str] = ()) -> Params:
+    """:func:`load` as the typed, frozen :class:`petra.params.Params` (``load`` itself stays a plain
+    dict: Snakemake and DVC read that)."""
+    return build(Params, load(path, profile, overrides))
+
+
+def build(cls: type[T], data: Mapping[str, Any] | None = None, fill: bool = True) -> T:
+    """``data`` (the params section ``cls.SECTION``; the whole config for Params) as the frozen dataclass ``cls``.
+
+    ``fill``: a missing key takes params.yaml's value (the one place defaults live). Every key is
+    checked against the strict schema, so an unknown or misspelt key (also inside a variant) or a
+    bad value is one line naming the section and the key, worded as :func:`validate` words it.
+    A field of ``cls`` that is no params key (a training run's ``variant``) must be in ``data``.
+    """
+    path = [p for p in cls.SECTION.split(".") if p]  # type: ignore[attr-defined]
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    data = dict(data or {})
+    if fill:
+        default = _at(_defaults_top(), path)
+        data = deep_merge({k: v for k, v in default.items() if k in names}, data)
+    props = _at(_schema(), path, "properties").get("properties", {})
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise _error(path + unknown[:1], [], f"unknown key {unknown[0]!r} (known: {', '.join(names)})")
+    for key in names:
+        if key not in data:
+            raise _error(path + [key], [], "missing (no value here nor in params.yaml)")
+        if key in props:
+            _check(data[key], props[key], path + [key])
+    return _construct(cls, data)
+
+
+def _at(tree: Mapping[str, Any], path: Sequence[str], via: str | None = None) -> dict[str, Any]:
+    """The node at ``path`` of a params tree (``via="properties"``: of a schema); {} if absent."""
+    node: Any = tree
+    for key in path:
+        node = (node.get(via) if via else node) or {}
+        node = node.get(key) or {}
+    return dict(node)
+
+
+def _error(where: Sequence[str], inner: Sequence[Any], message: str) -> PetraError:
+    full = [*where, *(str(p) for p in inner)]
+    return PetraError(f"params: section {full[0]}: {'/'.join(full)}: {message}")
+
+
+def _check(value: Any, schema: Mapping[str, Any], where: Sequence[str]) -> None:
+    """Validate one value against its (strict) schema node; raise one readable line."""
+    import jsonschema  # deferred: only checking needs it
+
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(dict(schema)).iter_errors(value))
+    if err is not None:
+        raise _error(where, list(err.absolute_path), err.message)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _construct(cls: type[T], data: Mapping[str, Any]) -> T:
+    hints = _hints(cls)
+    return cls(**{f.name: _convert(hints[f.name], data[f.name]) for f in dataclasses.fields(cls)})  # type: ignore
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    """A validated YAML value as the annotation says: nested dataclasses, tuples for lists, floats for numbers."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _construct(hint, value)  # type: ignore[arg-type]
+    if origin in (types.UnionType, typing.Union):
+        return None if value is None else _convert(next(a for a in args if a is not type(None)), value)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        return tuple(_convert(a, v) for a, v in zip(args, value))
+    if origin in (collections.abc.Mapping, dict):
+        return {k: _convert(args[1], v) for k, v in value.items()}
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value if origin is Literal or hint in (int, float, str, bool) else copy.deepcopy(value)

@@ -139,7 +139,8 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                description="petra's trained refinement of the mesh transfer (method mesh-ours-gen), "
                "made by `snakemake --cores all train_full` (docs/mesh_refine.md)",
                url=None, page="shipped in the petra package (src/petra/generators/mesh/refine/)",
-               sha256=None, kind="shipped", package="petra.generators.mesh.refine",
+               sha256="13dcf2317b085fd55b45e303f533e7224789b056c56bfcfa2337659121e4f4c0", kind="shipped",
+               package="petra.generators.mesh.refine",
                rules=("train", "evaluate", "transfer")),
     _dlib_file("dlib_landmarks68", "shape_predictor_68_face_landmarks.dat",
                "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",

@@ -86,7 +86,10 @@ FETCHABLE = {w.filename: w for w in _weights.REGISTRY.values() if w.kind == "off
 
 
 def weight_path(name):
-    """Destination of registry entry `name` under this profile's models folder (an input for rules)."""
+    """Destination of registry entry `name` under this profile's models folder (an input for rules);
+    a file shipped in petra's package is where the package is."""
+    if _weights.REGISTRY[name].kind == "shipped":
+        return str(_weights.destination(config, name))
     return f"{MODELS}/weights/{_weights.REGISTRY[name].filename}"
 
 

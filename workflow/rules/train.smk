@@ -143,7 +143,7 @@ rule refine_data:
     wildcard_constraints:
         source="manifest",  # the clips set belongs to the full profile (rule train_full)
     params:
-        refine_data=config["train_mesh"]["refine"]["data"],
+        train_mesh={"refine": {"data": config["train_mesh"]["refine"]["data"]}},
         align=config["align"],
         mesh={k: v for k, v in config["mesh"].items() if k != "method"},
     threads: 2

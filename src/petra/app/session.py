@@ -53,11 +53,19 @@ class Options:
 
 
 def methods(cfg: Mapping[str, Any]) -> list[str]:
-    """``mesh`` (the real-time engine) and every trained method with a selected checkpoint."""
+    """``mesh`` (the real-time engine) and every trained method with a selected checkpoint (the refined
+    engine ``mesh-ours-gen`` also with its shipped one)."""
     from petra import generators as registry
+    from petra import weights
+    from petra.generators.mesh import variant_recipe
     from petra.train.select import selected_checkpoint
 
-    return [ENGINE] + [m for m in registry.trained_methods(cfg) if selected_checkpoint(cfg, m, allow_latest=False)]
+    def usable(name: str) -> bool:
+        m = registry.parse(name, cfg)
+        shipped = m.generator == "mesh" and variant_recipe(cfg, m.variant) == "refine" and weights.present(None, "mesh_ours_gen")
+        return shipped or selected_checkpoint(cfg, name, allow_latest=False) is not None
+
+    return [ENGINE] + [m for m in registry.trained_methods(cfg) if usable(m)]
 
 
 def page_error(err: PetraError) -> str:

@@ -3,7 +3,7 @@
 Each frame leaves ``<stem>.json`` after its crop PNG is in place. A rerun trusts the
 record only when it was made from the same frame file (size, mtime) with the same
 ``align`` settings, so a killed job only redoes the frame it was on, and a changed
-setting (``align.size``) or a re-extracted frame is redone.
+setting (``align.size``, ``align.mode``) or a re-extracted frame is redone.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import InputError
 from ..io import write_image
 from ..media import read_image
-from .ffhq import align_face
+from .align_modes import align_by_mode
 from .landmarks import Landmarker
 from .layout import fingerprint, read_record, write_record
 
@@ -33,7 +33,7 @@ def align_frame(frame_path: str | Path, out_png: Path, landmarker: Landmarker,
     try:
         rgb = read_image(frame_path)
         lm_src = landmarker(rgb, frame_path)
-        out = align_face(rgb, lm_src, int(settings["size"]))
+        out = align_by_mode(rgb, lm_src, int(settings["size"]), str(settings.get("mode", "direct")))
     except InputError as err:
         if out_png.is_file():  # the crop of an earlier run with other settings
             out_png.unlink()

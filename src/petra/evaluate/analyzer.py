@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from petra.config import build
+from petra.params import EvaluateBackends
+
 from . import action_units, identity, landmarks, pose
 from .ratios import RATIO_NAMES, landmark_ratios
 
@@ -27,23 +30,17 @@ class Features:
     embedding: np.ndarray | None              # [D], unit norm
 
 
-@dataclass(frozen=True)
-class Backends:
-    """Backend names from params ``evaluate.backends``; they become column suffixes."""
+Backends = EvaluateBackends  # ``evaluate.backends`` (petra.params): the backend names become column suffixes
 
-    pose: str = "mesh"
-    landmarks: str = "dlib"
-    identity: str = "dlib"
-    au: str = "geom"
 
-    @classmethod
-    def from_cfg(cls, cfg: Mapping[str, Any]) -> Backends:
-        return cls(**dict(cfg["evaluate"]["backends"]))
+def configured_backends(cfg: Mapping[str, Any]) -> Backends:
+    """The typed ``evaluate.backends`` of ``cfg`` (a missing key: params.yaml's value)."""
+    return build(Backends, (cfg.get("evaluate") or {}).get("backends"))
 
 
 class Analyzer:
     def __init__(self, cfg: Mapping[str, Any], backends: Backends | None = None) -> None:
-        self.backends = backends or Backends.from_cfg(cfg)
+        self.backends = backends or configured_backends(cfg)
         b = self.backends
         self.pose = pose.create(b.pose, cfg)
         self.landmarks = landmarks.create(b.landmarks, cfg)

@@ -2,8 +2,9 @@
 direction is better, how the results table labels it and which evaluator backend names it.
 
 The runner (per-frame columns), the summary (per pair, per method), the results table
-(labels, arrows, order), checkpoint selection and the report read this table; a column
-is never matched by a prefix written anywhere else.
+(labels, arrows, order), checkpoint selection (kind ``val``: what ``petra select`` ranks
+checkpoints by, on its validation pairs) and the report read this table; a column is
+never matched by a prefix written anywhere else.
 
 Per-frame columns are ``<frame>_<backend>`` (``pose_yaw_ae_mesh``) or just ``<frame>``
 when the metric has no backend (``psnr``); series metrics (``corr``) read the pair of
@@ -25,13 +26,18 @@ PSNR_CAP = 100.0  # identical images give inf dB; capped so that means stay fini
 @dataclass(frozen=True)
 class Metric:
     key: str                                  # results-table column stem
-    kind: Literal["cross", "self"]            # which pairs it is measured on
+    kind: Literal["cross", "self", "val"]     # which pairs it is measured on (val: petra select's)
     reduction: Literal["mean", "corr"]        # per pair: mean over frames | Pearson r driving vs output
     higher_is_better: bool
     label: str                                # results.md column header (backend appended in brackets)
     backend: Literal["pose", "landmarks", "identity", "au", "lpips", "geom", None]  # evaluate.backends role
     frame: str | None = None                  # per-frame column stem (mean metrics)
     series: tuple[str, ...] = ()              # per-frame series names (corr metrics)
+
+    def frame_column(self, backend: str | None) -> str:
+        """The per-frame column this metric's backend ``backend`` writes (mean metrics)."""
+        assert self.frame is not None
+        return f"{self.frame}_{backend}" if self.backend is not None else self.frame
 
     def frame_columns(self, columns: list[str]) -> dict[str, str]:
         """Per-frame column -> per-pair column of this metric present in ``columns`` (mean metrics)."""
@@ -55,6 +61,10 @@ class Metric:
         return f"self_{name}" if self.kind == "self" and self.key == "id_csim" else name
 
 
+# checkpoint selection (petra select): one driving frame per validation pair, output vs driving frame
+VAL_POSE_MAE = Metric("val_pose_mae", "val", "mean", False, "pose MAE, yaw and pitch (°)", "pose", frame="pose_ae")
+VAL_RATIO_MAE = Metric("val_ratio_mae", "val", "mean", False, "landmark-ratio MAE", "landmarks", frame="ratio_ae")
+
 METRICS: tuple[Metric, ...] = (
     Metric("pose_mae_yaw", "cross", "mean", False, "yaw MAE (°)", "pose", frame="pose_yaw_ae"),
     Metric("pose_mae_pitch", "cross", "mean", False, "pitch MAE (°)", "pose", frame="pose_pitch_ae"),
@@ -69,6 +79,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("akd", "self", "mean", False, "AKD (px@256)", "landmarks", frame="akd"),
     Metric("aed", "self", "mean", False, "AED", "identity", frame="aed"),
     Metric("id_csim", "self", "mean", True, "self ID-CSIM", "identity", frame="id_csim"),
+    VAL_POSE_MAE,
+    VAL_RATIO_MAE,
 )
 
 

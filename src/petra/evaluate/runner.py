@@ -26,6 +26,7 @@ from petra.io import write_image
 
 from . import image_metrics as im
 from .analyzer import Analyzer
+from .metrics import VAL_POSE_MAE, VAL_RATIO_MAE
 from petra.media import read_image
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,20 @@ def frame_row(an: Analyzer, out: np.ndarray, drv: np.ndarray, tgt: np.ndarray, k
         row[f"aed_{b.identity}"] = (
             float(np.linalg.norm(fo.embedding - fd.embedding)) if fo.embedding is not None and fd.embedding is not None else nan
         )
+    return row
+
+
+def val_frame_row(an: Analyzer, out: np.ndarray, drv: np.ndarray) -> dict[str, float]:
+    """The per-frame errors ``petra select`` ranks checkpoints by (metrics of kind ``val``), NaN where
+    either image was not measurable: mean |Δyaw|, |Δpitch| (degrees) and mean |Δ| of the five landmark
+    ratios behind FL-CORR."""
+    fo, fd = an(out), an(drv)
+    pose, ratio = VAL_POSE_MAE.frame_column(an.backends.pose), VAL_RATIO_MAE.frame_column(an.backends.landmarks)
+    row = {pose: float("nan"), ratio: float("nan")}
+    if fo.pose is not None and fd.pose is not None:
+        row[pose] = (abs(fo.pose[0] - fd.pose[0]) + abs(fo.pose[1] - fd.pose[1])) / 2
+    if fo.ratios is not None and fd.ratios is not None and np.all(np.isfinite(fo.ratios)) and np.all(np.isfinite(fd.ratios)):
+        row[ratio] = float(np.mean(np.abs(fo.ratios - fd.ratios)))
     return row
 
 

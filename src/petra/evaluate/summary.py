@@ -30,7 +30,7 @@ def per_pair(frames: pd.DataFrame) -> pd.DataFrame:
         g = g.sort_values("frame_index")
         row = {"method": method, "pair_id": pair_id, "kind": g["kind"].iloc[0], "n_frames": len(g)}
         cols = list(g.columns)
-        for m in METRICS:  # both kinds: a pair's row holds every metric its frames have
+        for m in (*of_kind("cross"), *of_kind("self")):  # both kinds: a pair's row holds every metric its frames have
             if m.reduction == "mean":
                 for c, name in m.frame_columns(cols).items():
                     v = g[c].astype(float)
@@ -67,4 +67,34 @@ def results_table(pairs: pd.DataFrame, method_order: list[str] | None = None) ->
                     mean, half, _ = mean_ci95(g[c])
                     row[name], row[f"{name}_ci95"] = mean, half
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_table(pairs: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Every method against ``reference`` on the same pairs: per metric the two means, the mean of the
+    per-pair differences (method − reference) with its 95% interval, and whether the method is better
+    beyond that interval. Frames of one pair are reduced first (as :func:`per_pair`), so the interval is
+    over pairs and the pairing removes the pair-to-pair spread both methods share."""
+    ref = pairs[pairs["method"] == reference]
+    rows = []
+    for method in [m for m in pairs["method"].unique() if m != reference]:
+        mine = pairs[pairs["method"] == method]
+        for kind in ("cross", "self"):
+            a = mine[mine["kind"] == kind].set_index("pair_id")
+            b = ref[ref["kind"] == kind].set_index("pair_id")
+            common = a.index.intersection(b.index)
+            for m in of_kind(kind):
+                cols = list(m.frame_columns(list(a.columns))) if m.reduction == "mean" else \
+                    sorted(c for c in a.columns if c.startswith(m.key + "_") and c in b.columns)
+                for c in cols:
+                    if c not in b.columns:
+                        continue
+                    d = (a.loc[common, c].astype(float) - b.loc[common, c].astype(float)).to_numpy()
+                    diff, half, n = mean_ci95(d)
+                    sign = 1.0 if m.higher_is_better else -1.0
+                    rows.append({"method": method, "reference": reference, "kind": kind, "metric": m.table_column(c),
+                                 "n_pairs": n, "method_mean": float(np.nanmean(a.loc[common, c])),
+                                 "reference_mean": float(np.nanmean(b.loc[common, c])), "diff": diff,
+                                 "diff_ci95": half, "better_beyond_ci": bool(np.isfinite(half) and sign * diff > half),
+                                 "worse_beyond_ci": bool(np.isfinite(half) and -sign * diff > half)})
     return pd.DataFrame(rows)

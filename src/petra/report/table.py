@@ -88,3 +88,27 @@ def write_metrics(table: pd.DataFrame, folder: Path) -> list[Path]:
     summary = {m: {k: v for k, v in row.items() if k in metric_columns(table)} for m, row in per.items()}
     write_json(folder / "summary.json", summary)
     return [*files, folder / "summary.json"]
+
+
+def paired_markdown(paired: pd.DataFrame) -> str:
+    """paired.md: per method, each metric's means, the per-pair difference ± its 95% interval and a verdict."""
+    lines = ["# Paired comparison", "",
+             "Each method against the reference on the same pairs: difference of per-pair values "
+             "(method − reference) ± its 95% t-interval over pairs. `better`/`worse`: beyond the interval.", ""]
+    for method, g in paired.groupby("method", sort=False):
+        lines += [f"## {method} vs {g['reference'].iloc[0]}", "",
+                  "| kind | metric | n | method | reference | difference | verdict |", "|---|---|---|---|---|---|---|"]
+        for _, r in g.iterrows():
+            verdict = "better" if r["better_beyond_ci"] else "worse" if r["worse_beyond_ci"] else "within CI"
+            lines.append(f"| {r['kind']} | {label(r['metric'])} | {int(r['n_pairs'])} | {r['method_mean']:.4g} | "
+                         f"{r['reference_mean']:.4g} | {r['diff']:+.4g} ± {r['diff_ci95']:.2g} | {verdict} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_paired(paired: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
+    """paired.csv (all digits) and paired.md, atomically."""
+    csv, md = Path(out_dir) / "paired.csv", Path(out_dir) / "paired.md"
+    write_text(csv, paired.to_csv(index=False, float_format="%.6g"))
+    write_text(md, paired_markdown(paired))
+    return csv, md

@@ -9,6 +9,7 @@ from typing import Any
 from petra import config, paths
 from petra.errors import InputError
 from petra.io import write_parquet
+from petra.params import Evaluate
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,11 +25,11 @@ def run_pairs(cfg: Mapping[str, Any], manifest: Path, out: Path) -> pd.DataFrame
 
     if not Path(manifest).is_file():
         raise InputError(manifest, "manifest not found (run the data stages first)")
-    ev = cfg["evaluate"]
+    ev = config.build(Evaluate, cfg["evaluate"])
     df = pd.read_parquet(manifest, columns=["identity", "video", "time_s", "aligned_path", "split"])
-    pairs = make_pairs(df, ev["cross_pairs"], ev["self_pairs"], ev["frames_per_video"], ev["pairs_seed"], ev["splits"])
+    pairs = make_pairs(df, ev.cross_pairs, ev.self_pairs, ev.frames_per_video, ev.pairs_seed, ev.splits)
     if pairs.empty:
-        raise InputError(manifest, f"no video of split(s) {ev['splits']} has enough frames for an evaluation pair "
+        raise InputError(manifest, f"no video of split(s) {list(ev.splits)} has enough frames for an evaluation pair "
                                    f"(cross: >= 2 identities, self: >= 4 frames per video)")
     write_parquet(out, pairs)
     n = pairs.groupby("kind")["pair_id"].nunique().to_dict()

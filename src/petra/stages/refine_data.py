@@ -22,7 +22,7 @@ def main(args: argparse.Namespace) -> int:
     from petra.generators.mesh.refine.data import DataOptions, build
 
     cfg = config.load(args.params, args.profile)
-    opts = DataOptions.from_params((cfg["train_mesh"].get("refine") or {}).get("data") or {})
+    opts = config.build(DataOptions, (cfg["train_mesh"].get("refine") or {}).get("data"))
     if args.source:
         opts = dataclasses.replace(opts, source=args.source)
     build(cfg, pd.read_parquet(frames_manifest(cfg, args.manifest)), refine_data_dir(cfg, opts.source), opts)

@@ -11,6 +11,7 @@ from typing import Any
 from petra import config, paths
 from petra.errors import InputError
 from petra.io import write_parquet
+from petra.params import EvaluateBackends, Report
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,7 @@ def run_report(cfg: Mapping[str, Any], evals: Sequence[Path], pairs_path: Path, 
     """Aggregate, tabulate, draw and log; returns the results table."""
     import pandas as pd
 
-    from petra.evaluate.summary import per_pair, results_table
+    from petra.evaluate.summary import paired_table, per_pair, results_table
     from petra.report import figures
     from petra.report import table as tbl
 
@@ -49,21 +50,24 @@ def run_report(cfg: Mapping[str, Any], evals: Sequence[Path], pairs_path: Path, 
     write_parquet(out_dir / "per_pair.parquet", pp)
     csv, md = tbl.write_tables(table, out_dir)
     tbl.write_metrics(table, out_dir / "metrics")  # for `dvc metrics show` / `dvc exp show`
+    ref = cfg["report"].get("paired_reference")
+    if ref and ref in frames:  # every method against the reference on the same pairs (reports/paired.md)
+        tbl.write_paired(paired_table(pp, ref), out_dir)
 
-    rep, b = cfg["report"], cfg["evaluate"]["backends"]
+    rep, b = config.build(Report, cfg["report"]), config.build(EvaluateBackends, cfg["evaluate"]["backends"])
     pairs = pd.read_parquet(pairs_path)
     manifest = pd.read_parquet(manifest_path)
     fig = out_dir / "figures"
     figs = [
-        figures.cross_grid(pairs, frames, fig / "cross_reenactment.png", root, rep["figure_pairs"], rep["figure_frames"]),
-        figures.self_strip(pairs, frames, fig / "self_reenactment.png", root, rep["figure_pairs"], rep["figure_frames"]),
+        figures.cross_grid(pairs, frames, fig / "cross_reenactment.png", root, rep.figure_pairs, rep.figure_frames),
+        figures.self_strip(pairs, frames, fig / "self_reenactment.png", root, rep.figure_pairs, rep.figure_frames),
         figures.ratio_retrieval(manifest[manifest["split"] == "test"], fig / "landmark_ratio_retrieval.png", root,
                                 seed=cfg["seed"]),
     ]
     # the curves follow one driving video: the configured pair, else the first cross pair
     ids = sorted(pairs.loc[pairs["kind"] == "cross", "pair_id"].unique()) or sorted(pairs["pair_id"].unique())
-    figs.append(figures.metric_curves(frames, rep["curve_pair"] or ids[0], fig / "metric_curves.png",
-                                      b["pose"], b["landmarks"]))
+    figs.append(figures.metric_curves(frames, rep.curve_pair or ids[0], fig / "metric_curves.png",
+                                      b.pose, b.landmarks))
     runs = []
     if mlflow:
         from petra.report.mlflow_log import log_runs

@@ -173,15 +173,12 @@ def method_refiner(cfg: Mapping[str, Any], m: Any, checkpoint: str | Path | None
     """What runs after the hand-made render for method ``m``: the refinement net (refine recipe), or
     a :class:`CropReenactor` for any other method (MissingWeightsError: its weights are absent);
     ``checkpoint``: a trained method's file instead of its selected one."""
-    from petra.generators.mesh import variant_recipe
-
-    if m.generator == "mesh" and variant_recipe(cfg, m.variant) == "refine":
-        from petra.generators.mesh.refine.reenactor import Refiner, refiner_checkpoint
-
-        return Refiner(refiner_checkpoint(cfg, m.name, checkpoint))
     from petra import generators
+    from petra.generators.mesh.refine.reenactor import engine_refiner
 
-    return CropReenactor(generators.create(m, cfg, checkpoint=checkpoint), int(cfg["align"]["size"]))
+    refiner = engine_refiner(cfg, m.name, checkpoint)
+    return refiner if refiner is not None else CropReenactor(generators.create(m, cfg, checkpoint=checkpoint),
+                                                              int(cfg["align"]["size"]))
 
 
 class CropReenactor:

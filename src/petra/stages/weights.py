@@ -143,7 +143,7 @@ def fetch(cfg: Mapping[str, Any], name: str, timeout: float = 60.0) -> Path:
     """Download registry file ``name`` to its destination and verify its sha256."""
     w = weights.entry(name)
     dest = weights.destination(cfg, name)
-    if w.kind in ("package", "runtime", "converted"):
+    if w.kind in ("package", "runtime", "converted", "shipped"):
         raise PetraError(f"{name}: not fetched by petra ({w.kind}): {w.note or w.page}")
     if dest.is_file():
         weights.verify_sha256(dest, w.sha256)

@@ -3,36 +3,38 @@ so the Snakemake rules can list these keys when they build the DAG)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal
+
+from petra.config import build
 
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """One variant's training options (``train`` params merged with ``train.variants[v]``)."""
+    """One variant's loop options: the ``train`` keys the loop reads, from a run's params (``train``
+    merged with the variant; a mesh run: with ``train_mesh.train`` too). Values: params.yaml."""
 
-    variant: str                    # e.g. "ours", "ours-cos", "ours-gen", "ours-text"
-    steps: int = 500_000            # optimiser steps in total (released code; thesis text 100k)
-    batch_size: int = 4             # per process (released code; thesis text 8)
-    lr: float = 1e-4                # released code (thesis text 1e-5)
-    optimizer: str = "ranger"       # ranger | adam
-    gradient_centralization: bool = True  # ranger: GC as the released code's Ranger 20.4.11
-    sampling: str = "released"      # released | distinct (petra.train.sampler)
-    selection: str = "val_loss"     # val_loss: keep the best total validation loss | metrics (petra select)
-    seed: int = 0                   # sampler and init seed
-    resolution: int | None = None   # crops are resized to this (None: manifest size)
-    tick_steps: int = 100           # status line + metrics every this many steps
-    val_steps: int = 1000           # validation interval (released code)
-    val_batches: int | None = 4     # fixed val batches per validation; None: the whole val split once
-    checkpoint_steps: int = 5000    # snapshot interval (and at the end)
-    device: str = "auto"            # auto | cpu | cuda
-    extra: Mapping[str, Any] = field(default_factory=dict)  # recipe-specific keys
+    SECTION: ClassVar[str] = "train"  # where the keys live (a missing one takes its value there)
+    variant: str                    # e.g. "ours", "ours-cos", "ours-gen", "ours-text" (no params key)
+    steps: int                      # optimiser steps in total
+    batch_size: int                 # per process
+    lr: float
+    optimizer: Literal["ranger", "adam"]
+    gradient_centralization: bool   # ranger: GC as the released code's Ranger 20.4.11
+    sampling: Literal["released", "distinct"]  # petra.train.sampler
+    selection: Literal["val_loss", "metrics"]  # val_loss: keep the best total validation loss | metrics (petra select)
+    seed: int                       # sampler and init seed
+    resolution: int | None          # crops are resized to this (None: manifest size)
+    tick_steps: int                 # status line + metrics every this many steps
+    val_steps: int                  # validation interval
+    val_batches: int | None         # fixed val batches per validation; None: the whole val split once
+    checkpoint_steps: int           # snapshot interval (and at the end)
+    device: str                     # auto | cpu | cuda
 
     @classmethod
     def from_params(cls, p: Mapping[str, Any]) -> TrainOptions:
-        names = {f for f in cls.__dataclass_fields__ if f != "extra"}
-        known = {k: p[k] for k in names if k in p}
-        return cls(**known, extra={k: v for k, v in p.items() if k not in names})
+        """The loop keys of a run's params (typed and checked); its other keys belong to the recipe."""
+        return build(cls, {k: p[k] for k in (f.name for f in fields(cls)) if k in p})
 
 
-LOOP_KEYS: tuple[str, ...] = tuple(f for f in TrainOptions.__dataclass_fields__ if f not in ("extra", "variant"))
+LOOP_KEYS: tuple[str, ...] = tuple(f.name for f in fields(TrainOptions) if f.name != "variant")

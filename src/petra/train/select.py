@@ -11,13 +11,16 @@ For every checkpoint of a run, the variant reenacts ``select.pairs`` fixed
 validation pairs (driving frame of a val identity, target frame of another
 identity; drawn from ``select.seed``) and the evaluation helper's evaluators
 (:class:`petra.evaluate.analyzer.Analyzer`, backends from ``evaluate.backends``)
-measure the output against the driving frame:
+measure the output against the driving frame, with the metrics of kind ``val`` of the one
+metrics table (:mod:`petra.evaluate.metrics`: columns, direction; per-frame values from
+:func:`petra.evaluate.runner.val_frame_row`):
 
 * ``val_pose_mae_<pose backend>``: mean |Δyaw| and |Δpitch| in degrees;
 * ``val_ratio_mae_<landmark backend>``: mean |Δ| of the five landmark ratios
   (eye/mouth aspect, brow–eye) behind FL-CORR.
 
-Checkpoints are ranked on each metric; the best mean rank wins (ties: later step).
+Checkpoints are ranked on each metric in the table's direction; the best mean rank wins
+(ties: later step).
 When no output had a measurable face (e.g. the smoke profile's random generator)
 the lowest validation loss decides and the selection file says so in ``criterion``.
 """
@@ -32,12 +35,15 @@ from typing import Any
 
 import numpy as np
 
+from petra.config import build
+from petra.errors import InputError
+from petra.evaluate.metrics import for_table_column, of_kind
+from petra.io import write_json
+from petra.media import read_image
+from petra.params import Select
 from petra.paths import frames_manifest, run_dir, selected_path
 
-from ..errors import InputError
-from ..io import write_json
 from . import checkpoint as ckpt
-from petra.media import read_image
 
 
 def selected_checkpoint(cfg: Mapping[str, Any], method: str, allow_latest: bool = True) -> Path | None:
@@ -64,32 +70,42 @@ def validation_pairs(manifest: pd.DataFrame, n: int, seed: int) -> list[tuple[di
     return pairs
 
 
-def _analyzer(cfg: Mapping[str, Any]) -> tuple[Callable[[np.ndarray], Any], str, str]:
-    from ..evaluate.analyzer import Analyzer, Backends
+def score_outputs(an: Callable[[np.ndarray], Any], outs: list[np.ndarray], drvs: list[np.ndarray]) -> dict[str, float]:
+    """The selection metrics (:mod:`petra.evaluate.metrics`, kind ``val``) of one checkpoint's outputs:
+    results column -> its per-frame error averaged over the pairs where both images were measurable (NaN: none)."""
+    from petra.evaluate.runner import val_frame_row  # deferred: pandas and the evaluators' modules
 
-    b = Backends.from_cfg(cfg) if "evaluate" in cfg and "backends" in cfg["evaluate"] else Backends()
-    an = Analyzer(cfg, b)
-    return an, b.pose, b.landmarks
-
-
-def score_outputs(an: Callable[[np.ndarray], Any], outs: list[np.ndarray], drvs: list[np.ndarray]) -> tuple[float, float]:
-    """(pose MAE over yaw+pitch, ratio MAE) over pairs where both images were measurable."""
-    pose, ratio = [], []
-    for o, d in zip(outs, drvs):
-        fo, fd = an(o), an(d)
-        if fo.pose is not None and fd.pose is not None:
-            pose.append((abs(fo.pose[0] - fd.pose[0]) + abs(fo.pose[1] - fd.pose[1])) / 2)
-        if fo.ratios is not None and fd.ratios is not None and np.all(np.isfinite(fo.ratios)) and np.all(np.isfinite(fd.ratios)):
-            ratio.append(float(np.mean(np.abs(fo.ratios - fd.ratios))))
-    return (float(np.mean(pose)) if pose else math.nan, float(np.mean(ratio)) if ratio else math.nan)
+    frames = [val_frame_row(an, o, d) for o, d in zip(outs, drvs)]
+    columns = list(dict.fromkeys(c for f in frames for c in f))
+    out = {}
+    for m in of_kind("val"):
+        for col in m.frame_columns(columns):
+            values = [f[col] for f in frames if not math.isnan(f[col])]
+            out[m.table_column(col)] = float(np.mean(values)) if values else math.nan
+    return out
 
 
-def _ranks(values: list[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: (math.isnan(values[i]), values[i]))
+def _ranks(values: list[float], higher_is_better: bool) -> list[float]:
+    sign = -1.0 if higher_is_better else 1.0
+    order = sorted(range(len(values)), key=lambda i: (math.isnan(values[i]), sign * values[i]))
     r = [0.0] * len(values)
     for rank, i in enumerate(order):
         r[i] = float(rank)
     return r
+
+
+def choose(rows: list[dict[str, Any]]) -> tuple[int, str]:
+    """(index of the chosen checkpoint row, criterion): the best mean rank over the selection metrics
+    (kind ``val`` of the metrics table) some checkpoint could measure, ties to the later step; without
+    any, the lowest ``val_total``."""
+    metrics = {c: m for c in rows[0] if (m := for_table_column(c)) is not None and m.kind == "val"}
+    measurable = [c for c in metrics if any(not math.isnan(r[c]) for r in rows)]
+    if measurable:
+        ranks = np.mean([_ranks([r[c] for r in rows], metrics[c].higher_is_better) for c in measurable], axis=0)
+        best = min(range(len(rows)), key=lambda i: (ranks[i], -rows[i]["step"]))
+        return best, "mean rank of " + ", ".join(measurable)
+    best = min(range(len(rows)), key=lambda i: (math.isnan(rows[i]["val_total"]), rows[i]["val_total"], -rows[i]["step"]))
+    return best, "val_total (no measurable face in any validation output)"
 
 
 def run_selection(run: Path) -> str:
@@ -106,6 +122,7 @@ def run_select(cfg: Mapping[str, Any], method: str, make_reenactor: Callable[[Pa
     write :func:`selected_path`."""
     import pandas as pd
 
+    from petra.evaluate.analyzer import Analyzer  # deferred: the evaluators' backends
 
     t0 = time.time()
     rdir = run_dir(cfg, method)
@@ -124,11 +141,11 @@ def run_select(cfg: Mapping[str, Any], method: str, make_reenactor: Callable[[Pa
         return out
     manifest = frames_manifest(cfg, manifest)
     df = pd.read_parquet(manifest)
-    pairs = validation_pairs(df, int(cfg["select"]["pairs"]), int(cfg["select"]["seed"]))
+    sel = build(Select, cfg["select"])
+    pairs = validation_pairs(df, sel.pairs, sel.seed)
     size = int(cfg["align"]["size"])
     imgs = {p: read_image(Path(root) / p) for t, d in pairs for p in (t["aligned_path"], d["aligned_path"])}
-    use_metrics = by_metrics and cfg["select"]["metric"] != "val_loss"
-    an, pose_b, lm_b = _analyzer(cfg) if use_metrics else (None, "", "")
+    an = Analyzer(cfg) if by_metrics and sel.metric != "val_loss" else None
     val_loss = {}
     vpath = rdir / "val.jsonl"
     if vpath.is_file():
@@ -145,17 +162,9 @@ def run_select(cfg: Mapping[str, Any], method: str, make_reenactor: Callable[[Pa
                 re.set_target(imgs[t["aligned_path"]])
                 outs.append(re.drive(imgs[d["aligned_path"]]))
                 drvs.append(imgs[d["aligned_path"]])
-            row[f"val_pose_mae_{pose_b}"], row[f"val_ratio_mae_{lm_b}"] = score_outputs(an, outs, drvs)
+            row.update(score_outputs(an, outs, drvs))
         rows.append(row)
-    metric_cols = [c for c in rows[0] if c.startswith(("val_pose_mae_", "val_ratio_mae_"))]
-    measurable = [c for c in metric_cols if any(not math.isnan(r[c]) for r in rows)]
-    if measurable:
-        ranks = np.mean([_ranks([r[c] for r in rows]) for c in measurable], axis=0)
-        best = min(range(len(rows)), key=lambda i: (ranks[i], -rows[i]["step"]))
-        criterion = "mean rank of " + ", ".join(measurable)
-    else:
-        best = min(range(len(rows)), key=lambda i: (math.isnan(rows[i]["val_total"]), rows[i]["val_total"], -rows[i]["step"]))
-        criterion = "val_total (no measurable face in any validation output)"
+    best, criterion = choose(rows)
     clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows]
     out = {"method": method, "checkpoint": rows[best]["checkpoint"], "step": rows[best]["step"],
            "criterion": criterion, "pairs": len(pairs), "checkpoints": clean, "size": size}

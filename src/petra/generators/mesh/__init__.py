@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from petra.config import build
+from petra.params import TrainMeshRefine
 from petra.paths import latents_dir, refine_data_dir
 
 
@@ -46,12 +49,9 @@ def train_rule(cfg: Mapping[str, Any], method: Any) -> dict[str, Any]:
     from .train_params import rule_params
 
     if variant_recipe(cfg, method.variant) == "refine":
-        from .refine.data import DataOptions
-
-        refine = cfg["train_mesh"].get("refine") or {}
-        source = DataOptions.from_params(refine.get("data") or {}).source
-        return {"inputs": {"pairs": str(refine_data_dir(cfg, source) / "done.json")},
-                "weights": ["lpips_alex"] + (["mesh_ours_gen"] if refine.get("init", "shipped") == "shipped" else []),
+        refine = build(TrainMeshRefine, cfg["train_mesh"].get("refine"))
+        return {"inputs": {"pairs": str(refine_data_dir(cfg, refine.data.source) / "done.json")},
+                "weights": ["lpips_alex"] + (["mesh_ours_gen"] if refine.init == "shipped" else []),
                 "params": rule_params(cfg, method.variant)}
     return {"inputs": {"fits": str(latents_dir(cfg, "mesh") / "index.parquet")}, "weights": ["lpips_alex"],
             "params": rule_params(cfg, method.variant)}

@@ -36,7 +36,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from petra import config
 from petra.generators.stylegan2 import parts as P
+from petra.params import TrainCosface, TrainSg2
 from petra.train import losses as L
 from petra.train.sampler import PairBatch
 from petra import paths
@@ -44,36 +46,24 @@ from petra import paths
 
 @dataclass(frozen=True)
 class SG2Options:
-    """The StyleGAN2 recipe's settings of one variant (defaults: the released code)."""
+    """The StyleGAN2 recipe's settings of one variant: its ``train.sg2`` and ``train.cosface`` (values: params.yaml)."""
 
-    motion_encoder: str = "last_layer"     # last_layer (released) | gradual (thesis text)
-    mapping_order: str = "identity_first"  # identity_first (released) | motion_first
-    mapping_init: str = "released"         # released (1e-5 / 1e-3) | identity_residual | default
-    crop: L.Box = L.RELEASED_CROP          # crop-loss box (rows, cols) at 256 px
-    id_input: str = "whole"                # whole (released) | psp_crop
-    noise: str = "random"                  # random (released) | fixed
-    cosface: str = "released"              # released | text
-    cos_a: float = 5.0                     # CosFace scale (released s)
-    cos_b: float = 0.2                     # CosFace margin (released m = 2; in the released form it cancels)
+    motion_encoder: str     # last_layer (released) | gradual (thesis text)
+    mapping_order: str      # identity_first (released) | motion_first
+    mapping_init: str       # released (1e-5 / 1e-3) | identity_residual | default
+    crop: L.Box             # crop-loss box (rows, cols) at 256 px
+    id_input: str           # whole (released) | psp_crop
+    noise: str              # random (released) | fixed
+    cosface: str            # released | text
+    cos_a: float            # CosFace scale (released s)
+    cos_b: float            # CosFace margin (released m = 2; in the released form it cancels)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> SG2Options:
-        sg = dict(params.get("sg2") or {})
-        mapping = dict(sg.pop("mapping", None) or {})
-        cos = dict(params.get("cosface") or {})
-        kw: dict[str, Any] = {k: sg.pop(k) for k in ("motion_encoder", "id_input", "noise") if k in sg}
-        if "crop" in sg:
-            kw["crop"] = tuple(int(v) for v in sg.pop("crop"))
-        if sg:
-            raise ValueError(f"unknown train.sg2 keys {sorted(sg)}")
-        kw.update({f"mapping_{k}": mapping[k] for k in ("order", "init") if k in mapping})
-        kw.update({k2: cos[k] for k, k2 in (("form", "cosface"), ("a", "cos_a"), ("b", "cos_b")) if k in cos})
-        o = cls(**kw)
-        for name, value, allowed in (("sg2.id_input", o.id_input, tuple(P.ID_EMBEDDINGS)), ("sg2.noise", o.noise, ("random", "fixed")),
-                                     ("cosface.form", o.cosface, ("released", "text"))):
-            if value not in allowed:
-                raise ValueError(f"train.{name} must be one of {allowed}, got {value!r}")
-        return o
+        """From a variant's params (typed and checked; a missing key takes params.yaml's value)."""
+        sg, cos = config.build(TrainSg2, params.get("sg2")), config.build(TrainCosface, params.get("cosface"))
+        return cls(sg.motion_encoder, sg.mapping.order, sg.mapping.init, sg.crop, sg.id_input, sg.noise,
+                   cos.form, cos.a, cos.b)
 
 
 class StyleGAN2Recipe:

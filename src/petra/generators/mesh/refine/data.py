@@ -38,40 +38,14 @@ import pandas as pd
 from petra.errors import InputError, PetraError
 from petra.io import write_json
 from petra.media import read_image
+from petra.params import TrainMeshRefineData
 from petra.paths import listing
 from petra.video import iter_frames
 
 VERSION = 1
 
 
-@dataclass(frozen=True)
-class DataOptions:
-    """``train_mesh.refine_data`` (params.yaml)."""
-
-    source: str = "manifest"        # manifest | clips
-    frame_step: int = 2             # clips: every n-th decoded frame
-    max_frames_per_clip: int = 240  # clips: at most this many frames per clip (evenly spread)
-    splits: tuple[str, ...] = ("train", "val")
-    targets_per_clip: int = 4
-    drivers_per_target: int = 8
-    max_gap_s: float = 5.0
-    clip_reference: float = 0.25    # share of self groups whose reference is the clip's neutral face
-    cross_per_clip: int = 1         # cross groups driven by each clip
-    seed: int = 0
-    workers: int = 2
-
-    @classmethod
-    def from_params(cls, p: Mapping[str, Any]) -> "DataOptions":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(p) - known
-        if unknown:
-            raise InputError("params.yaml", f"train_mesh.refine_data: unknown keys {sorted(unknown)}")
-        kw = dict(p)
-        if "splits" in kw:
-            kw["splits"] = tuple(kw["splits"])
-        if kw.get("source", "manifest") not in ("manifest", "clips"):
-            raise InputError("params.yaml", f"train_mesh.refine_data.source must be manifest or clips, not {kw['source']!r}")
-        return cls(**kw)
+DataOptions = TrainMeshRefineData  # ``train_mesh.refine.data``: typed in petra.params, built by petra.config.build
 
 
 @dataclass

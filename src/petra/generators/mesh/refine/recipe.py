@@ -18,7 +18,7 @@ same pairs), so ``lpips / base_lpips`` is the gain.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,42 +26,22 @@ import cv2
 import numpy as np
 import torch
 
-from petra.errors import InputError
+from petra.config import build
+from petra.params import TrainMeshRefine
 from petra.train.losses import PSP_CROP, inner_crop
 
 from .condition import net_input
-from .data import DataOptions, RefineData
+from .data import RefineData
 from .net import RefineNet
 
-WEIGHT_TERMS = ("l1", "l2", "lpips", "l2_crop", "lpips_crop", "keep")
-
-
 @dataclass(frozen=True)
-class RefineOptions:
-    """``train_mesh.refine`` (params.yaml)."""
-
-    width: int = 16
-    cross_share: float = 0.25
-    scale_jitter: float = 0.08
-    colour_jitter: float = 0.1
-    init: str = "shipped"   # shipped: start from the packaged checkpoint | none
-    weights: dict[str, float] = field(default_factory=lambda: {"l1": 1.0, "lpips": 1.0, "l2_crop": 2.0,
-                                                               "lpips_crop": 0.3, "keep": 0.5})
-    data: DataOptions = field(default_factory=DataOptions)
+class RefineOptions(TrainMeshRefine):
+    """``train_mesh.refine`` (params.yaml; typed in :mod:`petra.params`, built by :func:`petra.config.build`)."""
 
     @classmethod
     def from_params(cls, p: Mapping[str, Any]) -> "RefineOptions":
-        kw = dict(p)
-        unknown = set(kw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError("params.yaml", f"train_mesh.refine: unknown keys {sorted(unknown)}")
-        bad = set(kw.get("weights", {})) - set(WEIGHT_TERMS)
-        if bad:
-            raise InputError("params.yaml", f"train_mesh.refine.weights: unknown terms {sorted(bad)}; known {WEIGHT_TERMS}")
-        if kw.get("init", "shipped") not in ("shipped", "none"):
-            raise InputError("params.yaml", f"train_mesh.refine.init must be shipped or none, not {kw['init']!r}")
-        kw["data"] = DataOptions.from_params(kw.get("data") or {})
-        return cls(**kw)
+        """The section, checked against the schema (unknown keys, weight terms, ``init``, ``data``)."""
+        return build(cls, p)
 
     def w(self, term: str) -> float:
         return float(self.weights.get(term, 0.0))

@@ -53,3 +53,16 @@ def refiner_checkpoint(cfg: Mapping[str, Any], method: str, checkpoint: str | Pa
     from .shipped import shipped_path
 
     return shipped_path()
+
+
+def engine_refiner(cfg: Mapping[str, Any], method: str, checkpoint: str | Path | None = None) -> Refiner | None:
+    """The refinement net when ``method`` is a refine-recipe mesh variant (``mesh-ours-gen``), else None:
+    such a method runs inside the real-time engine (paste-back, smoothing), not on crops. ``checkpoint``:
+    that file instead of the selected (or shipped) one."""
+    from petra import generators
+    from petra.generators.mesh import variant_recipe
+
+    m = generators.parse(method, cfg)
+    if m.generator != "mesh" or not m.trained or variant_recipe(cfg, m.variant) != "refine":
+        return None
+    return Refiner(refiner_checkpoint(cfg, m.name, checkpoint))

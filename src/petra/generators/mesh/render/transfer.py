@@ -18,16 +18,18 @@ landmarks first (smoothed over the clip without lag), so the driver's neutral fa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 
+from petra.config import build
 from petra.errors import NoFaceError
 from petra.geometry.canonical import DLIB68_FROM_MESH
 from petra.geometry.driver import DriverMotion, Framing, clamp_turn, neutral_face
 from petra.geometry.facemesh import MAX_FACES, FaceChoice, FaceMesh, FaceTracker, choose_face
 from petra.geometry.motion import FaceParams, compose_mesh, fit_face
+from petra.params import Mesh
 from .composite import border_feather, motion_mask, paste_back
 from .filters import OneEuroFilter, make_filter, smooth_clip
 from .warp import MeshWarper
@@ -38,36 +40,37 @@ Refiner = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 
 @dataclass(frozen=True)
 class MeshConfig:
-    """The ``mesh:`` section of params.yaml."""
+    """The engine's settings: the ``mesh:`` section of params.yaml (its values; ``smoothing`` flattened)."""
 
-    mode: Literal["auto", "relative", "absolute"] = "auto"  # auto: relative for video, absolute for an image
-    size: int = 256                 # aligned crop side: 256 | 512
-    paste_back: bool = True         # also return the full target photo with the crop pasted back
-    gaze: bool = True               # irises follow the source's gaze
-    mouth_interior: bool = True     # driving-frame mouth interior when the output opens the mouth
-    head_layer: bool = True         # moving head over a still, inpainted background plate (person mask)
-    expression_scale: float = 1.0   # 1 = the source's expression as is (after retargeting)
-    smoothing: str = "one_euro"     # one_euro | none (video only)
-    min_cutoff: float = 1.0         # One-Euro: Hz at rest
-    beta: float = 5.0               # One-Euro: cut-off rise per (face sizes / s) of speed
-    d_cutoff: float = 1.0
-    feather: float = 0.06           # paste-back: border feather, fraction of the crop side
-    max_shift: float = 0.06         # relative mode: head shift bound, fraction of the crop side
-    max_scale: float = 0.10         # relative mode: face scale bound, fraction of the target's scale
-    follow: float = 0.5             # share of the driver's scale/shift change passed on (0: fixed framing)
-    framing_smooth: float = 0.2     # s, time constant smoothing the passed-on scale and shift
-    recover: float = 0.2            # s, blend from a held pose back to the tracked face
-    reference: Literal["neutral", "first"] = "neutral"  # relative mode on a clip: neutral over the clip | first frame
-    max_yaw: float = 30.0           # head turn beyond the target's pose that a warp can show (deg);
-    max_pitch: float = 20.0         # larger turns are clamped smoothly, with one warning
+    mode: Literal["auto", "relative", "absolute"]  # auto: relative for video, absolute for an image
+    size: int                       # aligned crop side: 256 | 512
+    paste_back: bool                # also return the full target photo with the crop pasted back
+    gaze: bool                      # irises follow the source's gaze
+    mouth_interior: bool            # driving-frame mouth interior when the output opens the mouth
+    head_layer: bool                # moving head over a still, inpainted background plate (person mask)
+    expression_scale: float         # 1 = the source's expression as is (after retargeting)
+    smoothing: str                  # one_euro | none (video only): mesh.smoothing.method
+    min_cutoff: float               # One-Euro: Hz at rest
+    beta: float                     # One-Euro: cut-off rise per (face sizes / s) of speed
+    d_cutoff: float
+    feather: float                  # paste-back: border feather, fraction of the crop side
+    max_shift: float                # relative mode: head shift bound, fraction of the crop side
+    max_scale: float                # relative mode: face scale bound, fraction of the target's scale
+    follow: float                   # share of the driver's scale/shift change passed on (0: fixed framing)
+    framing_smooth: float           # s, time constant smoothing the passed-on scale and shift
+    recover: float                  # s, blend from a held pose back to the tracked face
+    reference: Literal["neutral", "first"]  # relative mode on a clip: neutral over the clip | first frame
+    max_yaw: float                  # head turn beyond the target's pose that a warp can show (deg);
+    max_pitch: float                # larger turns are clamped smoothly, with one warning
 
     @classmethod
-    def from_params(cls, cfg: Mapping[str, Any], **overrides: Any) -> "MeshConfig":
-        sec = dict(cfg.get("mesh", {}) or {})
-        sm = sec.pop("smoothing", {}) or {}
-        kw = {k: v for k, v in sec.items() if k in cls.__dataclass_fields__}
-        kw.update({"smoothing": sm.get("method", "one_euro")} if sm else {})
-        kw.update({k: sm[k] for k in ("min_cutoff", "beta", "d_cutoff") if k in sm})
+    def from_params(cls, cfg: Mapping[str, Any] | None = None, **overrides: Any) -> "MeshConfig":
+        """The ``mesh`` section of ``cfg`` (typed and checked; a missing key takes params.yaml's value),
+        then the ``overrides`` that are not None (flat names: ``smoothing`` is the method)."""
+        m = build(Mesh, (cfg or {}).get("mesh"))
+        sm = m.smoothing
+        kw = {f.name: getattr(m, f.name) for f in fields(cls) if f.name != "smoothing" and hasattr(m, f.name)}
+        kw.update(smoothing=sm.method, min_cutoff=sm.min_cutoff, beta=sm.beta, d_cutoff=sm.d_cutoff)
         kw.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**kw)
 
@@ -94,7 +97,7 @@ class Transfer:
     """One target photo, driven frame by frame (stateful: reference frame, tracker, filter)."""
 
     target: np.ndarray
-    cfg: MeshConfig = field(default_factory=MeshConfig)
+    cfg: MeshConfig = field(default_factory=MeshConfig.from_params)  # params.yaml's mesh section
     video: bool = False                        # track landmarks and smooth them between calls
     path: str = "<target>"
     aligned: bool = False                      # target is already an aligned crop of cfg.size
