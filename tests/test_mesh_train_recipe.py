@@ -92,6 +92,7 @@ def test_training_starts_exact_on_self_pairs_and_lowers_the_cross_terms(tiny) ->
 
 def test_train_mesh_checkpoints_resumes_and_drives(tiny, capsys) -> None:
     """mesh-ours-gen (the refine recipe) end to end: its pair set, 4 steps, resumed to 6, then driven."""
+    from petra import config
     from petra.config import deep_merge
     from petra.generators import create
     from petra.train.checkpoint import list_checkpoints
@@ -101,7 +102,7 @@ def test_train_mesh_checkpoints_resumes_and_drives(tiny, capsys) -> None:
     from petra.paths import refine_data_dir
 
     cfg, df, _ = tiny
-    opts = DataOptions.from_params(cfg["train_mesh"]["refine"]["data"])
+    opts = config.build(DataOptions, cfg["train_mesh"]["refine"]["data"])
     build(cfg, df, refine_data_dir(cfg, "manifest"), opts, root="/", log=lambda _: None)
     logs: list[str] = []
     s = train_method(cfg, "mesh-ours-gen", track=False, root="/", log=logs.append)
