@@ -112,6 +112,8 @@ def _terminate_like_interrupt() -> Iterator[None]:
         yield
         return
     saved = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # Ctrl-C is KeyboardInterrupt even if an imported library (native code) replaced its handler
+    saved[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
