@@ -59,12 +59,17 @@ def to_markdown(table: pd.DataFrame, title: str = "Results") -> str:
     return "\n".join(lines)
 
 
-def write_tables(table: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
-    """Write results.csv (all digits) and results.md atomically; return their paths."""
-    csv, md = Path(out_dir) / "results.csv", Path(out_dir) / "results.md"
-    write_text(csv, table.to_csv(index=False, float_format="%.6g"))
-    write_text(md, to_markdown(table))
+def _write_csv_md(df: pd.DataFrame, out_dir: Path, stem: str, markdown: str) -> tuple[Path, Path]:
+    """``<stem>.csv`` (all digits) and ``<stem>.md``, atomically; returns their paths."""
+    csv, md = Path(out_dir) / f"{stem}.csv", Path(out_dir) / f"{stem}.md"
+    write_text(csv, df.to_csv(index=False, float_format="%.6g"))
+    write_text(md, markdown)
     return csv, md
+
+
+def write_tables(table: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
+    """Write results.csv and results.md; return their paths."""
+    return _write_csv_md(table, out_dir, "results", to_markdown(table))
 
 
 def metrics_json(table: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -107,8 +112,5 @@ def paired_markdown(paired: pd.DataFrame) -> str:
 
 
 def write_paired(paired: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
-    """paired.csv (all digits) and paired.md, atomically."""
-    csv, md = Path(out_dir) / "paired.csv", Path(out_dir) / "paired.md"
-    write_text(csv, paired.to_csv(index=False, float_format="%.6g"))
-    write_text(md, paired_markdown(paired))
-    return csv, md
+    """paired.csv and paired.md."""
+    return _write_csv_md(paired, out_dir, "paired", paired_markdown(paired))
