@@ -87,9 +87,10 @@ def skin_triangles() -> tuple[tuple[int, np.ndarray, np.ndarray], ...]:
     return tuple(out)
 
 
-def plan_skin(ids: np.ndarray, stretch: np.ndarray) -> list[SkinDraw]:
-    """Skin layers of one frame from the triangle id map [H, W] and the lash-ring band
-    stretch [K] (:func:`petra.generators.mesh.render.lids.band_stretch`); no gradients."""
+def plan_skin(ids: np.ndarray, stretch: np.ndarray, dst_ext: np.ndarray) -> list[SkinDraw]:
+    """Skin layers of one frame from the triangle id map [H, W], the lash-ring band stretch
+    [K] (:func:`petra.generators.mesh.render.lids.band_stretch`) and the extended output
+    points [P, 2] (the layers' windows); no gradients."""
     draws = []
     n_tri = len(topology().triangles)
     for lid, tris, k in skin_triangles():
@@ -98,15 +99,22 @@ def plan_skin(ids: np.ndarray, stretch: np.ndarray) -> list[SkinDraw]:
         a = (u * u * (3 - 2 * u)).astype(np.float32)
         if not (a > 0.01).any():
             continue
+        win = window(ids, dst_ext[topology().triangles[tris]].reshape(-1, 2))
+        if win is None:
+            continue
+        y0, y1, x0, x1 = win
         table = np.zeros(n_tri + 1, np.float32)  # ids == -1 picks the trailing 0
         table[tris] = a
-        alpha = table[ids]
-        ys, xs = np.nonzero(alpha > 0.01)
-        if len(ys) == 0:
-            continue
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        draws.append(SkinDraw(lid, int(y0), int(x0), np.ascontiguousarray(alpha[y0:y1, x0:x1])))
+        draws.append(SkinDraw(lid, y0, x0, table[ids[y0:y1, x0:x1]]))
     return draws
+
+
+def window(ids: np.ndarray, pts: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) of the pixels of ``ids`` [H, W] that points [N, 2] can cover; None if none."""
+    h, w = ids.shape
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 1, (w, h))
+    return (int(y0), int(y1), int(x0), int(x1)) if x1 > x0 and y1 > y0 else None
 
 
 def skin_maps(src_pts: Any, out_pts: Any, draw: SkinDraw) -> tuple[Any, Any]:

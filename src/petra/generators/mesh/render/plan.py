@@ -185,8 +185,8 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     scale = float(np.hypot(a, b))
     skin: tuple[SkinDraw, ...] = ()
     if tp.plate is not None:
-        skin = tuple(plan_skin(ids, band_stretch(tp.points[:, :2], out_pts[:, :2], scale)))
+        skin = tuple(plan_skin(ids, band_stretch(tp.points[:, :2], out_pts[:, :2], scale), dst_ext))
     shut: tuple[ShutDraw, ...] = ()
     if tp.lash is not None:
-        shut = tuple(plan_shut(ids, lid_gaps(tp.points[:, :2], out_pts[:, :2], scale)))
+        shut = tuple(plan_shut(ids, lid_gaps(tp.points[:, :2], out_pts[:, :2], scale), dst_ext))
     return FramePlan(ids, src_tris, irises, mouth, revealed, src_ext, dst_ext, skin, shut)

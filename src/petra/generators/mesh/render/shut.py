@@ -23,6 +23,7 @@ import numpy as np
 from petra.geometry.canonical import canonical_face
 from . import lids
 from .field import topology
+from .lidskin import window
 
 SHUT_FROM = 0.4    # output lid gap / target lid gap below which the lash colour comes in
 SHUT_FULL = 0.1    # ... and at which it owns the whole line
@@ -94,8 +95,9 @@ def lid_gaps(src: Any, dst: Any, scale: float) -> np.ndarray:
     return res
 
 
-def plan_shut(ids: np.ndarray, gaps: np.ndarray) -> list[ShutDraw]:
-    """Shut-eye layers of one frame from the triangle id map [H, W] and :func:`lid_gaps`."""
+def plan_shut(ids: np.ndarray, gaps: np.ndarray, dst_ext: np.ndarray) -> list[ShutDraw]:
+    """Shut-eye layers of one frame from the triangle id map [H, W], :func:`lid_gaps` and the
+    extended output points [P, 2] (the layers' windows)."""
     draws = []
     n_tri = len(topology().triangles)
     for e, tris in enumerate(line_triangles()):
@@ -103,12 +105,11 @@ def plan_shut(ids: np.ndarray, gaps: np.ndarray) -> list[ShutDraw]:
         a = u * u * (3 - 2 * u)
         if a <= 0.01:
             continue
+        win = window(ids, dst_ext[topology().triangles[tris]].reshape(-1, 2))
+        if win is None:
+            continue
+        y0, y1, x0, x1 = win
         table = np.zeros(n_tri + 1, np.float32)  # ids == -1 picks the trailing 0
         table[tris] = a
-        alpha = table[ids]
-        ys, xs = np.nonzero(alpha)
-        if len(ys) == 0:
-            continue
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        draws.append(ShutDraw(e, int(y0), int(x0), np.ascontiguousarray(alpha[y0:y1, x0:x1])))
+        draws.append(ShutDraw(e, y0, x0, table[ids[y0:y1, x0:x1]]))
     return draws
