@@ -274,7 +274,7 @@ def test_a_wide_mouth_opening_opens_the_target_as_wide_relative_to_its_face(samp
 
 def _shut_render(sample_root, name: str):
     """A target rendered with both eyes commanded shut (the lids meet a fifth of the way up
-    the opening, as MediaPipe reads a blink): (transfer, output mesh, image, frame plan)."""
+    the opening, as MediaPipe reads a blink): (transfer, image, frame plan)."""
     from petra.generators.mesh.render.plan import plan_frame
     from petra.geometry.motion import _lids
 
@@ -284,7 +284,7 @@ def _shut_render(sample_root, name: str):
     s[up, 1] = s[lo, 1] = s[lo, 1] + 0.2 * (s[up, 1] - s[lo, 1])
     mesh = tr.params.pose.to_image(s)
     img = tr.warper.render(mesh)
-    return tr, mesh, img, plan_frame(tr.warper.plan, mesh)
+    return tr, img, plan_frame(tr.warper.plan, mesh)
 
 
 @pytest.mark.parametrize("name", ["EAMM_anne.jpg", "LivePortrait_s0.jpg", "SkyReels-A1_ref_images_19.jpg"])
@@ -299,7 +299,7 @@ def test_a_shut_eye_shows_smooth_lid_skin_and_reads_closed(sample_root, name):
     from petra.generators.mesh.render.field import topology
     from petra.generators.mesh.render.lidskin import skin_triangles
 
-    tr, mesh, img, plan = _shut_render(sample_root, name)
+    tr, img, plan = _shut_render(sample_root, name)
     table = np.zeros(len(topology().triangles) + 1, bool)
     for lid, tris, _ in skin_triangles():
         table[tris] = lid in (0, 2)  # the upper lids

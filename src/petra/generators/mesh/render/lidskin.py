@@ -92,29 +92,30 @@ def plan_skin(ids: np.ndarray, stretch: np.ndarray, dst_ext: np.ndarray) -> list
     [K] (:func:`petra.generators.mesh.render.lids.band_stretch`) and the extended output
     points [P, 2] (the layers' windows); no gradients."""
     draws = []
-    n_tri = len(topology().triangles)
     for lid, tris, k in skin_triangles():
         s = np.where(k >= 0, stretch[np.maximum(k, 0)], np.nan)
         u = np.clip((np.nanmean(s, 1) - SKIN_FROM) / (SKIN_FULL - SKIN_FROM), 0.0, 1.0)
         a = (u * u * (3 - 2 * u)).astype(np.float32)
-        if not (a > 0.01).any():
-            continue
-        win = window(ids, dst_ext[topology().triangles[tris]].reshape(-1, 2))
-        if win is None:
-            continue
-        y0, y1, x0, x1 = win
-        table = np.zeros(n_tri + 1, np.float32)  # ids == -1 picks the trailing 0
-        table[tris] = a
-        draws.append(SkinDraw(lid, y0, x0, table[ids[y0:y1, x0:x1]]))
+        if (a > 0.01).any() and (win := triangle_weights(ids, tris, a, dst_ext)) is not None:
+            draws.append(SkinDraw(lid, *win))
     return draws
 
 
-def window(ids: np.ndarray, pts: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(y0, y1, x0, x1) of the pixels of ``ids`` [H, W] that points [N, 2] can cover; None if none."""
+def triangle_weights(ids: np.ndarray, tris: np.ndarray, weights: Any, dst_ext: np.ndarray
+                     ) -> tuple[int, int, np.ndarray] | None:
+    """(y0, x0, [h, w] float32) per-pixel weights of the triangles ``tris`` [n] (``weights``:
+    one per triangle, or one for all; 0 elsewhere) in the window their output points
+    (``dst_ext`` [P, 2]) span; None when that window is empty."""
+    topo = topology()
     h, w = ids.shape
+    pts = dst_ext[topo.triangles[tris]].reshape(-1, 2)
     x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 1, (w, h))
-    return (int(y0), int(y1), int(x0), int(x1)) if x1 > x0 and y1 > y0 else None
+    if x1 <= x0 or y1 <= y0:
+        return None
+    table = np.zeros(len(topo.triangles) + 1, np.float32)  # ids == -1 picks the trailing 0
+    table[tris] = weights
+    return int(y0), int(x0), table[ids[y0:y1, x0:x1]]
 
 
 def skin_maps(src_pts: Any, out_pts: Any, draw: SkinDraw) -> tuple[Any, Any]:

@@ -23,7 +23,7 @@ import numpy as np
 from petra.geometry.canonical import canonical_face
 from . import lids
 from .field import topology
-from .lidskin import window
+from .lidskin import triangle_weights
 
 SHUT_FROM = 0.4    # output lid gap / target lid gap below which the lash colour comes in
 SHUT_FULL = 0.1    # ... and at which it owns the whole line
@@ -99,17 +99,9 @@ def plan_shut(ids: np.ndarray, gaps: np.ndarray, dst_ext: np.ndarray) -> list[Sh
     """Shut-eye layers of one frame from the triangle id map [H, W], :func:`lid_gaps` and the
     extended output points [P, 2] (the layers' windows)."""
     draws = []
-    n_tri = len(topology().triangles)
     for e, tris in enumerate(line_triangles()):
         u = float(np.clip((SHUT_FROM - gaps[e]) / (SHUT_FROM - SHUT_FULL), 0.0, 1.0))
         a = u * u * (3 - 2 * u)
-        if a <= 0.01:
-            continue
-        win = window(ids, dst_ext[topology().triangles[tris]].reshape(-1, 2))
-        if win is None:
-            continue
-        y0, y1, x0, x1 = win
-        table = np.zeros(n_tri + 1, np.float32)  # ids == -1 picks the trailing 0
-        table[tris] = a
-        draws.append(ShutDraw(e, y0, x0, table[ids[y0:y1, x0:x1]]))
+        if a > 0.01 and (win := triangle_weights(ids, tris, a, dst_ext)) is not None:
+            draws.append(ShutDraw(e, *win))
     return draws
