@@ -6,7 +6,7 @@ a few frames. Two things make the transfer hold up:
 
 - **Neutral reference** (:func:`neutral_face`): the driver's neutral face estimated
   over the whole clip, per region and robustly: the mouth from the frames where the
-  lips are closed and least stretched, each eye from the frames where it is open (not
+  lips are closed and least strained (neither smiling nor pursed), each eye from the frames where it is open (not
   blinking) but not at its widest (not surprise), the rest and the head pose from
   medians. Relative mode measures expression against it, not against the first frame.
 - **Framing** (:class:`DriverMotion`): motion is measured in a face-centred frame
@@ -29,7 +29,8 @@ from .frame import Similarity, euler_to_rotation
 from .motion import LIP_INNER_LO, LIP_INNER_UP, FaceParams, _lids, _region_weights, neutral_shape
 
 CLOSED_PCT, CLOSED_TOL = 10.0, 0.15  # neutral mouth: frames whose lip gap is within TOL cm of this percentile
-EYE_BAND = (50.0, 90.0)     # neutral eye: frames whose opening is within these percentiles
+REST_PCT = 20.0             # ... and, of those, the ones whose mouth region is this close to its resting shape
+EYE_BAND = (25.0, 75.0)     # neutral eye: frames whose opening is within these percentiles (typical, not blinking)
 
 
 def mouth_gap(shapes: np.ndarray) -> np.ndarray:
@@ -37,8 +38,12 @@ def mouth_gap(shapes: np.ndarray) -> np.ndarray:
     return np.mean(shapes[..., LIP_INNER_UP[2:7], 1] - shapes[..., LIP_INNER_LO[2:7], 1], -1)
 
 
-def mouth_width(shapes: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(shapes[..., 61, :] - shapes[..., 291, :], axis=-1)
+def mouth_strain(shapes: np.ndarray, identities: np.ndarray) -> np.ndarray:
+    """How far each mouth is from the face's resting shape [N]: the RMS displacement of the
+    mouth region (soft weights) from the affine neutral estimate, canonical cm. Smiles and
+    puckers both raise it; a relaxed closed mouth has the least."""
+    w = _region_weights()[:, 3]
+    return np.sqrt((((shapes - identities) ** 2).sum(-1) * w).sum(-1) / w.sum())
 
 
 def eye_gaps(shapes: np.ndarray) -> np.ndarray:
@@ -56,12 +61,14 @@ def neutral_face(faces: Sequence[FaceParams]) -> FaceParams:
     shapes = np.stack([f.shape for f in faces])  # [N, 478, 3]
     glob = np.median(shapes, 0)
     # mouth: the frames with closed lips (a talking clip's least-open fifth is still
-    # half open, and everything below the neutral opening is lost), then the less
-    # stretched half of those (a clip that starts mid-smile relaxes later)
+    # half open, and everything below the neutral opening is lost), then the least
+    # strained of those: neither smiling (a clip that starts mid-smile) nor pursed (the
+    # narrowest closed mouth, which "least stretched" picked before, is a pucker)
     gap = mouth_gap(shapes)
-    closed = shapes[gap <= np.percentile(gap, CLOSED_PCT) + CLOSED_TOL]
-    width = mouth_width(closed)
-    mouth = np.median(closed[width <= np.median(width)], 0)
+    sel = gap <= np.percentile(gap, CLOSED_PCT) + CLOSED_TOL
+    closed = shapes[sel]
+    strain = mouth_strain(closed, np.stack([f.identity for f in faces])[sel])
+    mouth = np.median(closed[strain <= np.percentile(strain, REST_PCT)], 0)
     eyes = []
     gaps = eye_gaps(shapes)
     for e in range(2):

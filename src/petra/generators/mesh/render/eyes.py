@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from petra.geometry.canonical import IRIS_LEFT, IRIS_RIGHT, canonical_face
+from .lids import _xp
 
 EYES = (("eye_right", IRIS_RIGHT), ("eye_left", IRIS_LEFT))
 MIN_OPEN = 0.35  # eye opening / iris diameter below which the target eye counts as closed
@@ -144,8 +145,6 @@ def plan_irises(out_pts: np.ndarray, patches: list[IrisPatch], size: tuple[int, 
 
 def iris_maps(out_pts: object, draw: IrisDraw) -> tuple[object, object]:
     """Atlas coordinates (map_x, map_y) for the masked pixels of one iris (numpy or torch points)."""
-    from .field import _xp
-
     xp = _xp(out_pts)
     p = draw.patch
     c = out_pts[p.iris[0], :2]

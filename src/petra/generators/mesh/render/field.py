@@ -30,6 +30,7 @@ from numba import njit
 from petra.geometry.canonical import N_MESH, canonical_face
 
 from . import lids
+from .lids import _xp
 
 # Extension rings: (radial factor from the face centre, motion weight above the chin
 # (forehead, hair, ears), motion weight below it (neck), share of the oval's own
@@ -38,14 +39,6 @@ from . import lids
 RINGS = ((1.3, 1.0, 1.0, 0.5), (1.75, 1.0, 0.55, 0.2), (2.5, 0.6, 0.12, 0.0))
 FAR = 4.0                 # the still outer ring: this many image sides from the face (outside any image)
 BORDER_MARGIN = 0.08      # fraction of the image side over which motion fades to zero
-
-
-def _xp(a: Any) -> Any:
-    if isinstance(a, np.ndarray):
-        return np
-    import torch
-
-    return torch
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,15 @@ def chains() -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, list[int]]]]:
     return np.array(margin), np.array(outer), lids
 
 
+def _xp(a: Any) -> Any:
+    """The array module of ``a``: numpy for the fast renderer, torch for the differentiable one."""
+    if isinstance(a, np.ndarray):
+        return np
+    import torch
+
+    return torch
+
+
 def _norm(v: Any) -> Any:
     return ((v ** 2).sum(1) + 1e-12) ** 0.5
 
@@ -67,16 +76,21 @@ def lash_points(src: Any, dst: Any, scale: Any) -> tuple[Any, Any]:
     just above the margin (lashes, liner, a sliver of iris) into a thin dark line, and
     the stretched lid shows the clean skin below the crease, as a lid that unrolls does.
     """
-    from .field import _xp
-
     xp = _xp(src)
     margin, outer, _ = chains()
     ms, rs, md, rd = src[margin], src[outer], dst[margin], dst[outer]
     len_s, len_d = _norm(rs - ms) * scale, _norm(rd - md)
-    u = xp.clip((len_d / len_s - 1.0) / (STRETCH_FULL - 1.0), 0.0, 1.0)
+    u = xp.clip((band_stretch(src, dst, scale) - 1.0) / (STRETCH_FULL - 1.0), 0.0, 1.0)
     lam = LASH + (LASH_TOP - LASH) * u * u * (3 - 2 * u)
     frac = xp.clip(LASH * len_s / len_d, 0.0, LASH_MAX)
     return ms + lam[:, None] * (rs - ms), md + frac[:, None] * (rd - md)
+
+
+def band_stretch(src: Any, dst: Any, scale: Any) -> Any:
+    """Output / target length [K] of each lid band (margin -> next ring), the head's 2D
+    scale change divided out: > 1 as a lid closes (upper) or drops (lower)."""
+    margin, outer, _ = chains()
+    return _norm(dst[outer] - dst[margin]) / (_norm(src[outer] - src[margin]) * scale)
 
 
 def lash_depth(z: np.ndarray) -> np.ndarray:

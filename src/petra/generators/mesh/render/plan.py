@@ -12,10 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from petra.geometry.canonical import N_REFINED
+from petra.geometry.canonical import N_REFINED, canonical_face
 from petra.geometry.frame import fit_similarity
 from .eyes import IrisDraw, IrisPatch, build_atlas, plan_irises
-from .field import Topology, draw_order, extend_depth, extend_points, rasterize_ids, signed_area, topology
+from .field import (Topology, draw_order, extend_depth, extend_points, rasterize_ids, signed_area, similarity_2d,
+                    topology)
+from .lids import band_stretch
+from .lidskin import SkinDraw, plan_skin, skin_plate
+from .shut import ShutDraw, lash_colours, lid_gaps, plan_shut
 from .mouth import MouthDraw, opening, plan_mouth, ring_luma, skin_colour
 
 HIDDEN_RATIO = 0.0    # target triangle area / its mirror twin's below this (back-facing) = hidden in the target
@@ -40,6 +44,8 @@ class TargetPlan:
     person: np.ndarray | None = None   # [H, W] bool person mask of a turned target (else None)
     nearest: np.ndarray | None = None  # [H, W, 2] float32 (x, y) of the nearest person pixel
     ring: np.ndarray | None = None     # [20] skin luminance around the mouth (local colour matching)
+    plate: np.ndarray | None = None    # [H, W, 3] uint8: eye openings and lash bands painted out (lidskin.py)
+    lash: np.ndarray | None = None     # [2, 3] float32 RGB of each eye's upper lash line (shut.py)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class FramePlan:
     revealed: np.ndarray | None = None  # [H, W] bool: pixels of face triangles the output reveals
     src_ext: np.ndarray | None = None   # [P, 2] extended texture points (numpy; the fast path reuses them)
     dst_ext: np.ndarray | None = None   # [P, 2] extended output points
+    skin: tuple[SkinDraw, ...] = ()     # stretched lid bands: where they show the skin plate
+    shut: tuple[ShutDraw, ...] = ()     # closing eyes: where the lids meet in a lash-coloured line
 
 
 def _check_points(pts: np.ndarray, name: str) -> np.ndarray:
@@ -94,7 +102,8 @@ def prepare_target(target: np.ndarray, points: np.ndarray, gaze: bool = True,
     if turned and guard:
         person, nearest = person_and_nearest(target, person_soft)
     return TargetPlan(target.shape[:2], pts, atlas, irises, opening(pts), skin_colour(target, pts), area,
-                      twin_area, hidden, person, nearest, ring_luma(target, pts))
+                      twin_area, hidden, person, nearest, ring_luma(target, pts), skin_plate(target, pts),
+                      lash_colours(target, pts))
 
 
 def person_and_nearest(rgb: np.ndarray, soft: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -171,4 +180,13 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     if driving is not None and driving_pts is not None:
         mouth = plan_mouth(out_pts, _check_points(driving_pts, "driving points"), driving,
                            tp.mouth_open, tp.skin, tp.size, tp.ring)
-    return FramePlan(ids, src_tris, irises, mouth, revealed, src_ext, dst_ext)
+    rigid = canonical_face().rigid
+    a, b, _ = similarity_2d(tp.points[rigid, :2], out_pts[rigid, :2])
+    scale = float(np.hypot(a, b))
+    skin: tuple[SkinDraw, ...] = ()
+    if tp.plate is not None:
+        skin = tuple(plan_skin(ids, band_stretch(tp.points[:, :2], out_pts[:, :2], scale), dst_ext))
+    shut: tuple[ShutDraw, ...] = ()
+    if tp.lash is not None:
+        shut = tuple(plan_shut(ids, lid_gaps(tp.points[:, :2], out_pts[:, :2], scale), dst_ext))
+    return FramePlan(ids, src_tris, irises, mouth, revealed, src_ext, dst_ext, skin, shut)

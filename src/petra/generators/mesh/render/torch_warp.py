@@ -23,6 +23,7 @@ import numpy as np
 from petra.geometry.canonical import canonical_face
 from .eyes import iris_maps
 from .field import dense_field_torch, extend_points, topology, triangle_affines
+from .lidskin import skin_maps
 from .mouth import grade
 from .plan import FramePlan, TargetPlan, guard_background, plan_frame, prepare_target
 
@@ -74,6 +75,29 @@ def render_planned(tp: TargetPlan, fp: FramePlan, atlas: Any, src_pts: Any, out_
     """Render with precomputed plans; ``atlas`` [3, H, W + strip] float tensor (the plan's atlas)."""
     mx, my = backward_map_torch(tp, fp, src_pts, out_pts)
     img = _grid_sample(atlas, mx, my)
+    if fp.skin:  # closing upper lids: lid skin from the plate (a constant of the step, like the atlas)
+        import torch
+
+        scale = 255.0 if float(atlas.detach().max()) > 1.5 else 1.0
+        plate = torch.as_tensor(tp.plate, dtype=img.dtype, device=img.device).permute(2, 0, 1) * (scale / 255.0)
+        img = img.clone()
+        for d in fp.skin:
+            sx, sy = skin_maps(src_pts, out_pts, d)
+            h, w = d.alpha.shape
+            a = torch.as_tensor(d.alpha, dtype=img.dtype, device=img.device)[None]
+            region = img[:, d.y0:d.y0 + h, d.x0:d.x0 + w]
+            img[:, d.y0:d.y0 + h, d.x0:d.x0 + w] = region + (_grid_sample(plate, sx, sy) - region) * a
+    if fp.shut:  # closing eyes: the lids meet in a lash-coloured line
+        import torch
+
+        scale = 255.0 if float(atlas.detach().max()) > 1.5 else 1.0
+        img = img.clone()
+        for e in fp.shut:
+            h, w = e.alpha.shape
+            a = torch.as_tensor(e.alpha, dtype=img.dtype, device=img.device)[None]
+            colour = torch.as_tensor(tp.lash[e.eye] * (scale / 255.0), dtype=img.dtype, device=img.device)[:, None, None]
+            region = img[:, e.y0:e.y0 + h, e.x0:e.x0 + w]
+            img[:, e.y0:e.y0 + h, e.x0:e.x0 + w] = region + (colour - region) * a
     m = fp.mouth
     if m is not None and driving is not None and driving_pts is not None:
         import torch

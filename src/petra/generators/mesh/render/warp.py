@@ -12,6 +12,7 @@ import numpy as np
 from petra.geometry.canonical import canonical_face
 from .eyes import iris_maps
 from .field import dense_field_np, topology, triangle_affines
+from .lidskin import skin_maps
 from .mouth import grade
 from .plan import FramePlan, TargetPlan, extended, guard_background, plan_frame, prepare_target
 
@@ -44,6 +45,19 @@ def render_np(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray, driving: np.nd
 
     mx, my = backward_map(tp, fp, out_pts)
     img = cv2.remap(tp.atlas, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    for d in fp.skin:  # closing upper lids: lid skin from the plate
+        sx, sy = skin_maps(tp.points, out_pts, d)
+        h, w = d.alpha.shape
+        layer = cv2.remap(tp.plate, sx.astype(np.float32), sy.astype(np.float32), cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        region = img[d.y0:d.y0 + h, d.x0:d.x0 + w].astype(np.float32)
+        img[d.y0:d.y0 + h, d.x0:d.x0 + w] = np.clip(region + (layer - region) * d.alpha[..., None] + 0.5,
+                                                   0, 255).astype(np.uint8)
+    for e in fp.shut:  # closing eyes: the lids meet in a lash-coloured line
+        h, w = e.alpha.shape
+        region = img[e.y0:e.y0 + h, e.x0:e.x0 + w].astype(np.float32)
+        img[e.y0:e.y0 + h, e.x0:e.x0 + w] = np.clip(region + (tp.lash[e.eye] - region) * e.alpha[..., None] + 0.5,
+                                                   0, 255).astype(np.uint8)
     m = fp.mouth
     if m is not None and driving is not None and driving_pts is not None:
         aff = triangle_affines(driving_pts[:, :2], out_pts[:, :2], canonical_face().triangles)
