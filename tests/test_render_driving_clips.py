@@ -1,15 +1,20 @@
 """The mesh engine on real driving clips (issue 12): framing, neutral reference, lost and small faces."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
+from petra.data.ffhq import align_face
+
 from petra.evaluate.hard_cases import camera_view, read_clip
+from petra.geometry.canonical import DLIB68_FROM_MESH
 from petra.geometry.driver import mouth_gap, neutral_face
 from petra.geometry.facemesh import FaceMesh
 from petra.geometry.frame import fit_similarity
 from petra.geometry.motion import LIP_INNER_LO, FaceParams, fit_face
 from petra.media import read_image
+from petra.generators.mesh.methods import MeshReenactor
 from petra.generators.mesh.render.transfer import MeshConfig, Transfer
 
 
@@ -278,7 +283,7 @@ def _shut_render(sample_root, name: str):
     from petra.generators.mesh.render.plan import plan_frame
     from petra.geometry.motion import _lids
 
-    tr = Transfer(read_image(sample_root / "images" / name), MeshConfig(size=256, paste_back=False))
+    tr = Transfer(read_image(sample_root / "images" / name), MeshConfig.from_params(size=256, paste_back=False))
     up, lo = _lids()
     s = tr.params.shape.copy()
     s[up, 1] = s[lo, 1] = s[lo, 1] + 0.2 * (s[up, 1] - s[lo, 1])
@@ -312,3 +317,24 @@ def test_a_shut_eye_shows_smooth_lid_skin_and_reads_closed(sample_root, name):
     with FaceMesh(static=True) as fm:
         assert _eye_aspect(fm.detect(img)) <= 0.35 * _eye_aspect(fm.detect(tr.crop))
     tr.close()
+
+
+def test_aligned_crops_pass_the_head_shift_on_whole(target):
+    """Aligned driving crops have no camera framing left (the alignment removed it): a head
+    that moves 4 % of the crop moves the output as far (not the damped share a raw clip gets),
+    and a still frame reproduces the target's position."""
+    with FaceMesh() as fm:
+        pts = fm.detect(target)
+        crop = align_face(target, pts[DLIB68_FROM_MESH, :2], 256).image
+        shift = 0.04 * 256
+        moved = cv2.warpAffine(crop, np.float32([[1, 0, shift], [0, 1, 0]]), (256, 256), borderMode=cv2.BORDER_REFLECT)
+        r = MeshReenactor({}, "relative")
+        try:
+            r.set_target(crop)
+            r.set_reference(crop)
+            still, out = r.drive(crop), r.drive(moved)
+        finally:
+            r.close()
+        x0 = fm.detect(crop)[168, 0]
+        assert abs(fm.detect(still)[168, 0] - x0) < 0.5
+        assert fm.detect(out)[168, 0] - x0 > 0.85 * shift, (fm.detect(out)[168, 0] - x0, shift)

@@ -136,7 +136,8 @@ class Mesh:
     smoothing: MeshSmoothing  # video landmarks; method: one_euro | none
     feather: float  # paste-back border feather, fraction of the crop side
     max_shift: float  # relative mode: bound of the head's image-plane shift, fraction of the crop side
-    max_scale: float  # relative mode: bound of the face's scale change (a camera zoom must not balloon it)
+    # relative mode: bound of the commanded face scale change (the rendered face measures ~1 % more); a zoom must not balloon it
+    max_scale: float
     follow: float  # share of the driver's scale/shift change passed on (0 = the target keeps its framing)
     framing_smooth: float  # s, time constant smoothing the passed-on scale and shift
     recover: float  # s, blend from the held pose back to the face after it was lost

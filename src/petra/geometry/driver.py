@@ -13,8 +13,10 @@ a few frames. Two things make the transfer hold up:
   (fit to the canonical face: expression and rotation do not depend on where the face
   is or how large it is). Scale and image-plane shift, which a camera zoom or pan
   changes as much as the person does, are passed on only as a smoothed fraction
-  (``follow``) and softly bounded later (:func:`soft_bound`), so the target keeps its
-  framing. A frame without a face holds the last pose; when the face comes back the
+  (``follow``) and softly clamped later (:func:`soft_clamp`: unchanged up to 70 % of
+  the bound), so the target keeps its framing. Aligned driving crops (evaluation,
+  training pairs) have had the camera framing removed by the per-frame alignment:
+  their residual framing is head motion and is passed on whole, within the bound. A frame without a face holds the last pose; when the face comes back the
   held pose is blended into the new one over ``recover_s`` (no jump).
 """
 from __future__ import annotations
@@ -84,13 +86,6 @@ def neutral_face(faces: Sequence[FaceParams]) -> FaceParams:
     return FaceParams(pose, shape, neutral_shape(shape))
 
 
-def soft_bound(x: float, bound: float) -> float:
-    """Odd, smooth, monotone map with slope 1 at 0 and |result| < ``bound`` (0 -> always 0)."""
-    if bound <= 0:
-        return 0.0
-    return x * bound / (bound + abs(x))
-
-
 def soft_clamp(x: float, limit: float, knee: float = 0.7) -> float:
     """Identity up to ``knee * limit``, then a smooth (C1) approach to ``limit`` (odd)."""
     a, k = abs(x), knee * limit
@@ -111,13 +106,13 @@ def clamp_turn(delta: np.ndarray, max_yaw: float, max_pitch: float) -> tuple[np.
 
 @dataclass(frozen=True)
 class Framing:
-    """How much of the driver's framing motion reaches the target (the ``mesh:`` params)."""
+    """How much of the driver's framing motion reaches the target (values: params.yaml ``mesh:``)."""
 
-    follow: float = 0.5      # share of the driver's scale / shift change passed on (0 = fixed framing)
-    max_scale: float = 0.10  # output face scale stays within +-this fraction of the target's
-    max_shift: float = 0.06  # output head shift stays within this fraction of the crop side
-    smooth_s: float = 0.2    # time constant (s) smoothing the passed-on scale and shift
-    recover_s: float = 0.2   # after a lost face, blend the held pose into the new one over this (s)
+    follow: float      # share of the driver's scale / shift change passed on (0 = fixed framing)
+    max_scale: float   # output face scale stays within +-this fraction of the target's
+    max_shift: float   # output head shift stays within this fraction of the crop side
+    smooth_s: float    # time constant (s) smoothing the passed-on scale and shift (0: none)
+    recover_s: float   # after a lost face, blend the held pose into the new one over this (s)
 
 
 @dataclass(frozen=True)
@@ -145,8 +140,8 @@ def _from_rotvec(v: np.ndarray) -> np.ndarray:
 class DriverMotion:
     """Per-frame driver normalisation against a reference face (stateful; one per clip)."""
 
-    def __init__(self, framing: Framing | None = None) -> None:
-        self.framing = framing or Framing()
+    def __init__(self, framing: Framing) -> None:
+        self.framing = framing
         self.reference: FaceParams | None = None
         self._last: Motion | None = None
         self._t: float | None = None

@@ -264,14 +264,14 @@ def compose_params(target: FaceParams, source: FaceParams, reference: FaceParams
             if max_shift is not None and norm > max_shift:
                 shift = shift * (max_shift / norm)
         else:
-            from .driver import soft_bound
+            from .driver import soft_clamp  # geometry.driver imports this module
 
             log_k, d = framing
-            k = float(np.exp(log_k if max_scale is None else soft_bound(log_k, float(np.log1p(max_scale)))))
+            k = float(np.exp(log_k if max_scale is None else soft_clamp(log_k, float(np.log1p(max_scale)))))
             shift = np.array([d[0], d[1], 0.0]) * ts
             norm = float(np.hypot(shift[0], shift[1]))
             if max_shift is not None and norm > 0:
-                shift = shift * (soft_bound(norm, max_shift) / norm)
+                shift = shift * (soft_clamp(norm, max_shift) / norm)
         pose = Similarity(ts * k, rot, tt + shift)
     elif mode == "absolute":
         expr = source.expression * retarget_scales(target.identity, source.identity)

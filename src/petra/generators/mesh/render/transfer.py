@@ -132,7 +132,11 @@ class Transfer:
         self._frame = 0
         self._feather = border_feather(self.crop.shape[0], self.cfg.feather)
         c = self.cfg
-        self.motion = DriverMotion(Framing(c.follow, c.max_scale, c.max_shift, c.framing_smooth, c.recover))
+        # an aligned driving crop has its camera framing removed already (FFHQ alignment per
+        # frame): what is left is head motion, passed on whole (still bounded); separate
+        # images have no time axis to smooth over
+        self.motion = DriverMotion(Framing(1.0 if self.aligned else c.follow, c.max_scale, c.max_shift,
+                                           c.framing_smooth if self.video else 0.0, c.recover))
 
     @property
     def mode(self) -> str:
