@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from petra.config import build
-from petra.params import TrainCosface, TrainMesh
+from petra.params import Mesh, TrainCosface, TrainMesh
 from petra.train import losses as L
 from petra.train.sampler import PairBatch
 
@@ -79,7 +79,7 @@ class MeshOptions:
 
 def max_shift_px(cfg: Mapping[str, Any]) -> float:
     """``mesh.max_shift`` (fraction of the crop) in aligned-crop pixels, as ``mesh-relative`` uses it."""
-    return float((cfg.get("mesh") or {}).get("max_shift", 0.06)) * float(cfg["align"]["size"])
+    return build(Mesh, cfg.get("mesh")).max_shift * float(cfg["align"]["size"])
 
 
 def face_params(f: Mapping[str, torch.Tensor], i: int) -> "FaceParams":
