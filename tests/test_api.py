@@ -75,3 +75,21 @@ def test_a_target_without_a_face_is_one_error_naming_it(tmp_path):
     cv2.imwrite(str(wall), np.full((200, 200, 3), 128, np.uint8))
     with pytest.raises(InputError, match="wall.png"):
         Animator(wall)
+
+
+def test_a_crop_method_sees_the_same_aligned_crops_in_the_api_and_in_petra_transfer(sample_root, target, tmp_path):
+    """One alignment for crop methods (stages.transfer.CropReenactor): copy-driving (the aligned driving
+    crop) through ``petra transfer`` without paste-back is the crop the Animator returns for that image."""
+    from petra import Animator
+    from petra.config import load
+    from petra.media import read_image
+    from petra.stages.transfer import run_transfer
+
+    cfg = load()
+    driving = sample_root / "images" / "SadTalker_happy.jpg"
+    out = tmp_path / "crop.png"
+    run_transfer(cfg, target, driving, out, method="copy-driving", paste_back=False, size=cfg["align"]["size"])
+    with Animator(target, method="copy-driving", params=cfg) as anim:
+        crop = anim.animate(read_image(driving))
+    assert read_image(out).shape == crop.shape
+    assert _diff(read_image(out), crop) < 1.0, _diff(read_image(out), crop)

@@ -38,19 +38,35 @@ def test_transfer_file_gives_a_video_for_a_clip_and_an_image_for_a_photo(cfg, ta
     from petra.media import read_image
     from petra.video import probe
 
-    vid = transfer_file(cfg, target, clip, Options(size=512, paste_back=False), tmp_path)
+    vid = transfer_file(cfg, target, clip, Options.from_config(cfg, size=512, paste_back=False), tmp_path)
     assert vid.suffix == ".mp4" and probe(vid).size == (512, 512)
-    img = transfer_file(cfg, target, sample_root / "images" / "SadTalker_happy.jpg", Options(), tmp_path)
+    img = transfer_file(cfg, target, sample_root / "images" / "SadTalker_happy.jpg", Options.from_config(cfg), tmp_path)
     assert img.suffix == ".png" and read_image(img).shape == read_image(target).shape
+
+
+def test_the_page_starts_from_the_configs_mesh_values(cfg):
+    """The app holds no defaults of its own: they are params.yaml's ``mesh`` section (or the user's)."""
+    from petra.app.session import MODES, SIZES, SMOOTHING, Options
+    from petra.config import deep_merge
+
+    mesh = cfg["mesh"]
+    o = Options.from_config(cfg)
+    assert (o.method, o.mode, o.expression_scale, o.smoothing, o.size, o.paste_back) == (
+        "mesh", mesh["mode"], mesh["expression_scale"], mesh["smoothing"]["method"], mesh["size"], mesh["paste_back"])
+    mine = Options.from_config(deep_merge(cfg, {"mesh": {"size": 512, "expression_scale": 1.5,
+                                                         "smoothing": {"method": "none"}}}), mode="absolute")
+    assert (mine.size, mine.expression_scale, mine.smoothing, mine.mode) == (512, 1.5, "none", "absolute")
+    assert (MODES, SMOOTHING, SIZES) == (("auto", "relative", "absolute"), ("one_euro", "none"), (256, 512))
 
 
 def test_bad_inputs_are_one_line_errors(cfg, target, clip, blank, tmp_path):
     from petra.app.session import Options, transfer_file
 
-    cases = [((None, clip, Options()), "no portrait"), ((target, None, Options()), "no driving"),
-             ((blank, clip, Options()), "blank.png: no face"), ((target, blank, Options()), "blank.png: no face"),
-             ((target, clip, Options(mode="sideways")), "mode 'sideways'"),
-             ((target, clip, Options(size=300)), "size 300")]
+    o = Options.from_config(cfg)
+    cases = [((None, clip, o), "no portrait"), ((target, None, o), "no driving"),
+             ((blank, clip, o), "blank.png: no face"), ((target, blank, o), "blank.png: no face"),
+             ((target, clip, Options.from_config(cfg, mode="sideways")), "mode 'sideways'"),
+             ((target, clip, Options.from_config(cfg, size=300)), "size 300")]
     for args, expected in cases:
         with pytest.raises(PetraError) as err:
             transfer_file(cfg, *args, out_dir=tmp_path)
@@ -63,20 +79,21 @@ def test_live_session_animates_frames_and_reports_fps(cfg, target, clip, blank):
     from petra.video import iter_frames
 
     s = LiveSession(cfg, wait=10.0)  # a generous wait: every call gets the frame animated meanwhile
+    o = Options.from_config(cfg)
     tgt = read_image(target)
-    assert s.frame(None, target, Options()) is None  # no webcam frame yet
+    assert s.frame(None, target, o) is None  # no webcam frame yet
     frames = [f for _, f in iter_frames(clip)]
-    outs = [s.frame(f, target, Options()) for f in frames]
+    outs = [s.frame(f, target, o) for f in frames]
     assert all(o is not None and o.shape == tgt.shape for o in outs)
     status = s.status()
     assert "fps" in status and "face found" in status and s.fps > 0
     assert float(np.abs(outs[-1].astype(int) - outs[0]).mean()) > 1.0  # it moves
     s.recapture()
-    again = [s.frame(frames[-1], target, Options()) for _ in range(3)][-1]
+    again = [s.frame(frames[-1], target, o) for _ in range(3)][-1]
     # the re-captured neutral brings the portrait back towards itself (framing is smoothed over 0.2 s)
     assert float(np.abs(again.astype(int) - tgt).mean()) < 0.6 * float(np.abs(outs[-1].astype(int) - tgt).mean())
     # a faceless portrait: a one-line status, no exception, nothing rendered
-    assert s.frame(frames[0], blank, Options()) is None and s.status().startswith("⚠") and "blank.png" in s.status()
+    assert s.frame(frames[0], blank, o) is None and s.status().startswith("⚠") and "blank.png" in s.status()
     s.close()
 
 

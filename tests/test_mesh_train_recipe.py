@@ -1,6 +1,7 @@
 """The mesh recipe end to end on a tiny sample manifest: fits, losses, checkpoints, resume, methods."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +74,8 @@ def test_training_starts_exact_on_self_pairs_and_lowers_the_cross_terms(tiny) ->
 
     torch.manual_seed(0)
     _, df, fits = tiny
-    opts = MeshOptions(hidden=64, motion_dim=16, id_dim=16,
-                       weights={"landmark": 10.0, "id_shape": 100.0})  # mesh terms only: no rendering, fast
+    opts = dataclasses.replace(MeshOptions.from_params({"hidden": 64, "motion_dim": 16, "id_dim": 16}),
+                               weights={"landmark": 10.0, "id_shape": 100.0})  # mesh terms only: no rendering, fast
     rec = MeshRecipe(opts, fits, 256, None)
     batch = PairSampler(df, "train", 4, 0, 64, "/").batch(0)
     opt = torch.optim.Adam(rec.trainable_parameters(), lr=2e-3)
@@ -143,7 +144,7 @@ def test_untrained_model_is_the_hand_made_transfer(tiny, mode: str) -> None:
     from petra.generators.mesh.recipe import MeshOptions, MeshRecipe
 
     _, df, fits = tiny
-    rec = MeshRecipe(MeshOptions(hidden=32, motion_dim=8, id_dim=8, inference=mode), fits, 256, None,
+    rec = MeshRecipe(MeshOptions.from_params({"hidden": 32, "motion_dim": 8, "id_dim": 8, "inference": mode}), fits, 256, None,
                      max_shift=0.06 * 256)
     train = df[df.split == "train"]
     a, b = train[train.identity == train.identity.iloc[0]], train[train.identity != train.identity.iloc[0]]
@@ -170,7 +171,7 @@ def test_motion_descriptors_do_not_collapse(tiny) -> None:
     from petra.generators.mesh.recipe import MeshOptions, MeshRecipe
 
     _, df, fits = tiny
-    rec = MeshRecipe(MeshOptions(hidden=64, motion_dim=16, id_dim=16), fits, 256, None)
+    rec = MeshRecipe(MeshOptions.from_params({"hidden": 64, "motion_dim": 16, "id_dim": 16}), fits, 256, None)
     f = rec.fit_tensors(df.aligned_path.tolist())
     z = torch.nn.functional.normalize(rec.motion(f["canon"], f["pose"]), dim=1)
     cos = z @ z.t()

@@ -121,12 +121,31 @@ def test_train_options_are_the_loop_keys_the_strict_schema_gives_train_mesh_trai
         TrainOptions.from_params({"variant": "toy", "optimizer": "sgd"})
 
 
+def test_the_mesh_recipe_options_refuse_an_unknown_key_naming_its_section_or_variant():
+    """MeshOptions is strict like the rest: a dead key (the idw warp's ``warp_grid``, in a run's or an old
+    checkpoint's train_mesh) or a misspelt variant override is one line naming it and its place."""
+    from petra.generators.mesh.recipe import MeshOptions
+    from petra.generators.mesh.train_params import mesh_variant_params
+
+    with pytest.raises(PetraError, match=r"^params: section train_mesh: train_mesh/warp_grid: unknown key 'warp_grid'") as err:
+        MeshOptions.from_params({"warp_grid": 48})
+    assert "\n" not in str(err.value)
+    cfg = config.load(ROOT / "params.yaml", "sample")  # a dict not re-validated: the variant entry is checked here
+    cfg["train_mesh"]["variants"]["ours"] = {"hiden": 32}
+    with pytest.raises(PetraError, match=r"section train_mesh: train_mesh/variants/ours/hiden: unknown key 'hiden'"):
+        mesh_variant_params(cfg, "ours")
+    cfg["train_mesh"]["variants"]["ours"] = {"inference": "sideways"}
+    with pytest.raises(PetraError, match=r"train_mesh/variants/ours/inference: 'sideways'"):
+        mesh_variant_params(cfg, "ours")
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_typed_readers_give_the_values_of_the_plain_dict(profile):
-    """MeshConfig, TrainOptions, RefineOptions, DataOptions, SG2Options, the evaluator backends: every
+    """MeshConfig, TrainOptions, MeshOptions, RefineOptions, DataOptions, SG2Options, the evaluator backends: every
     value equals the dict's value (what the hand-written readers copied before)."""
     from petra.evaluate.analyzer import configured_backends
     from petra.generators.mesh.refine.data import DataOptions
+    from petra.generators.mesh.recipe import MeshOptions
     from petra.generators.mesh.refine.recipe import RefineOptions
     from petra.generators.mesh.render.transfer import MeshConfig
     from petra.generators.mesh.train_params import mesh_variant_params
@@ -151,6 +170,14 @@ def test_the_typed_readers_give_the_values_of_the_plain_dict(profile):
             p["sg2"]["motion_encoder"], p["sg2"]["mapping"]["order"], p["sg2"]["mapping"]["init"], p["sg2"]["crop"],
             p["sg2"]["id_input"], p["sg2"]["noise"])
         assert (o.cosface, o.cos_a, o.cos_b) == (p["cosface"]["form"], p["cosface"]["a"], p["cosface"]["b"])
+    for v in cfg["train_mesh"]["variants"]:
+        p = mesh_variant_params(cfg, v)
+        if p["train_mesh"].get("recipe", "mesh") != "mesh":
+            continue
+        m = MeshOptions.from_params(p["train_mesh"], p["cosface"])
+        assert dataclasses.asdict(m) == {**{k: p["train_mesh"][k] for k in ("motion_dim", "hidden", "id_dim", "inference",
+                                                                            "fits", "weights")},
+                                         "cos_a": p["cosface"]["a"], "cos_b": p["cosface"]["b"]}
     refine = cfg["train_mesh"]["refine"]
     r = RefineOptions.from_params(refine)
     assert {k: v for k, v in dataclasses.asdict(r).items() if k != "data"} == {k: v for k, v in refine.items() if k != "data"}

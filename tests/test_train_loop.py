@@ -90,7 +90,8 @@ def test_identity_loss_is_zero_for_same_embedding_and_weighted_total_skips_zero_
     assert set(terms) == {"l2", "l2_crop"}
     assert float(losses.weighted_total(terms, w)) == pytest.approx(3.0)
     with pytest.raises(ValueError):
-        losses.reconstruction_terms(a, b, losses.LossWeights(), lpips_fn=None)
+        losses.reconstruction_terms(a, b, losses.LossWeights(l2=0, lpips=0.05, id=0, cos=0, l2_crop=0, lpips_crop=0),
+                                    lpips_fn=None)
 
 
 class ToyRecipe:

@@ -175,12 +175,13 @@ class Animator:
 
 
 class _CropMethod:
-    """A registry method on aligned crops: the target and every driving frame are aligned
-    (MediaPipe landmarks, FFHQ alignment at ``align.size``) before the method sees them."""
+    """A registry method on aligned crops (:class:`petra.stages.transfer.CropReenactor` aligns
+    and references): this tracks the driver's face (MediaPipe) and aligns the target once."""
 
     def __init__(self, method: str, cfg: Mapping[str, Any], target: np.ndarray, path: str) -> None:
         from petra import generators as registry
         from petra.geometry.facemesh import FaceMesh
+        from petra.stages.transfer import CropReenactor
 
         m = registry.parse(method, cfg)
         checkpoint = None
@@ -190,32 +191,21 @@ class _CropMethod:
             checkpoint = selected_checkpoint(cfg, method)
             if checkpoint is None:
                 raise PetraError(f"method {method}: no trained checkpoint (run `petra train/select --method {method}`)")
-        self.size = int(cfg["align"]["size"])
-        self.method = registry.create(m, cfg, checkpoint=checkpoint)
+        self.crops = CropReenactor(registry.create(m, cfg, checkpoint=checkpoint), int(cfg["align"]["size"]))
         self._tracker = FaceMesh(static=False)
         with FaceMesh(static=True) as fm:
-            self.target = self._align(target, fm.detect(target, path))
-        self.method.set_target(self.target)
-        self._has_reference = False
+            self.target = self.crops.align(target, fm.detect(target, path))
+        self.crops.start(self.target)
         self.face_found = False
-
-    def _align(self, img: np.ndarray, pts: np.ndarray) -> np.ndarray:
-        from petra.data.ffhq import align_face
-        from petra.geometry.canonical import DLIB68_FROM_MESH
-
-        return align_face(img, pts[DLIB68_FROM_MESH, :2], self.size).image
 
     def animate(self, frame: np.ndarray, recapture: bool) -> np.ndarray:
         try:
-            crop = self._align(frame, self._tracker.detect(frame))
+            pts = self._tracker.detect(frame)
         except NoFaceError:
             self.face_found = False
             return self.target.copy()
         self.face_found = True
-        if recapture or not self._has_reference:
-            self.method.set_reference(crop)
-            self._has_reference = True
-        return self.method.drive(crop)
+        return self.crops.drive(frame, pts, recapture)
 
     def close(self) -> None:
         self._tracker.close()

@@ -265,15 +265,18 @@ def load_params(path: str | Path | None = None, profile: str | None = None,
     return build(Params, load(path, profile, overrides))
 
 
-def build(cls: type[T], data: Mapping[str, Any] | None = None, fill: bool = True) -> T:
+def build(cls: type[T], data: Mapping[str, Any] | None = None, fill: bool = True, where: str | None = None) -> T:
     """``data`` (the params section ``cls.SECTION``; the whole config for Params) as the frozen dataclass ``cls``.
 
     ``fill``: a missing key takes params.yaml's value (the one place defaults live). Every key is
     checked against the strict schema, so an unknown or misspelt key (also inside a variant) or a
     bad value is one line naming the section and the key, worded as :func:`validate` words it.
     A field of ``cls`` that is no params key (a training run's ``variant``) must be in ``data``.
+    ``where``: the dotted place errors name when ``data`` is not the section itself but, say, a
+    variant's overrides of it (``train_mesh.variants.ours``).
     """
     path = [p for p in cls.SECTION.split(".") if p]  # type: ignore[attr-defined]
+    shown = [p for p in where.split(".") if p] if where else path
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     data = dict(data or {})
     if fill:
@@ -282,12 +285,12 @@ def build(cls: type[T], data: Mapping[str, Any] | None = None, fill: bool = True
     props = _at(_schema(), path, "properties").get("properties", {})
     unknown = sorted(set(data) - set(names))
     if unknown:
-        raise _error(path + unknown[:1], [], f"unknown key {unknown[0]!r} (known: {', '.join(names)})")
+        raise _error(shown + unknown[:1], [], f"unknown key {unknown[0]!r} (known: {', '.join(names)})")
     for key in names:
         if key not in data:
-            raise _error(path + [key], [], "missing (no value here nor in params.yaml)")
+            raise _error(shown + [key], [], "missing (no value here nor in params.yaml)")
         if key in props:
-            _check(data[key], props[key], path + [key])
+            _check(data[key], props[key], shown + [key])
     return _construct(cls, data)
 
 

@@ -10,30 +10,43 @@ import collections
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from petra.api import ENGINE, Animator, animate_file
+from petra.config import build
 from petra.errors import InputError, PetraError
+from petra.params import Mesh, MeshSmoothing
 
-MODES = ("auto", "relative", "absolute")
-SMOOTHING = ("one_euro", "none")
-SIZES = (256, 512)
+MODES: tuple[str, ...] = typing.get_args(typing.get_type_hints(Mesh)["mode"])  # the schema's choices
+SMOOTHING: tuple[str, ...] = typing.get_args(typing.get_type_hints(MeshSmoothing)["method"])
+SIZES: tuple[int, ...] = typing.get_args(typing.get_type_hints(Mesh)["size"])
 
 
 @dataclass(frozen=True)
 class Options:
-    """The page's choices; ``mode`` auto = relative for a video, absolute for an image."""
+    """The page's choices; ``mode`` auto = relative for a video, absolute for an image.
 
-    method: str = ENGINE
-    mode: str = "auto"
-    expression_scale: float = 1.0
-    smoothing: str = "one_euro"
-    size: int = 256
-    paste_back: bool = True
+    No defaults here: :meth:`from_config` starts from the ``mesh`` section (params.yaml holds them).
+    """
+
+    method: str
+    mode: str
+    expression_scale: float
+    smoothing: str
+    size: int
+    paste_back: bool
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], **choices: Any) -> "Options":
+        """The config's ``mesh`` values (the real-time engine as method), with ``choices`` over them."""
+        mesh = build(Mesh, cfg.get("mesh"))
+        return replace(cls(ENGINE, mesh.mode, mesh.expression_scale, mesh.smoothing.method, mesh.size,
+                           mesh.paste_back), **choices)
 
     def check(self) -> "Options":
         if self.mode not in MODES:
@@ -41,7 +54,7 @@ class Options:
         if self.smoothing not in SMOOTHING:
             raise PetraError(f"smoothing {self.smoothing!r}: choose one of {', '.join(SMOOTHING)}")
         if int(self.size) not in SIZES:
-            raise PetraError(f"size {self.size}: choose 256 or 512")
+            raise PetraError(f"size {self.size}: choose {' or '.join(map(str, SIZES))}")
         if not 0.0 <= float(self.expression_scale) <= 3.0:
             raise PetraError(f"expression scale {self.expression_scale}: must be within 0..3")
         return self

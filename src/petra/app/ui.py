@@ -9,7 +9,6 @@ scale, smoothing, size]) and returns the output file, for ``gradio_client``.
 
 from typing import Any, Mapping
 
-from petra.api import ENGINE
 from petra.errors import PetraError
 
 from .session import MODES, SIZES, SMOOTHING, Options, Sessions, methods, page_error, transfer_file
@@ -25,7 +24,7 @@ def build(cfg: Mapping[str, Any]) -> Any:
     import gradio as gr
 
     sessions = Sessions(cfg)
-    mesh = cfg["mesh"]
+    d = Options.from_config(cfg)  # the page starts from the config's values
 
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"## {TITLE}\n{INTRO}")
@@ -34,14 +33,13 @@ def build(cfg: Mapping[str, Any]) -> Any:
                 target = gr.Image(type="filepath", label="Portrait", sources=["upload", "webcam", "clipboard"],
                                   elem_id="target", height=300)
                 with gr.Accordion("Options", open=True):
-                    method = gr.Dropdown(methods(cfg), value=ENGINE, label="Method", elem_id="method")
-                    mode = gr.Radio(list(MODES), value="auto", label="Mode",
+                    method = gr.Dropdown(methods(cfg), value=d.method, label="Method", elem_id="method")
+                    mode = gr.Radio(list(MODES), value=d.mode, label="Mode",
                                     info="relative: motion from the driver's neutral face; absolute: its expression")
-                    scale = gr.Slider(0.0, 2.0, value=float(mesh["expression_scale"]), step=0.05,
-                                      label="Expression scale")
-                    smoothing = gr.Radio(list(SMOOTHING), value=mesh["smoothing"]["method"], label="Smoothing")
-                    size = gr.Radio([str(s) for s in SIZES], value=str(mesh["size"]), label="Output size (px)")
-                    paste = gr.Checkbox(value=bool(mesh["paste_back"]), label="Paste back into the full photo")
+                    scale = gr.Slider(0.0, 2.0, value=d.expression_scale, step=0.05, label="Expression scale")
+                    smoothing = gr.Radio(list(SMOOTHING), value=d.smoothing, label="Smoothing")
+                    size = gr.Radio([str(s) for s in SIZES], value=str(d.size), label="Output size (px)")
+                    paste = gr.Checkbox(value=d.paste_back, label="Paste back into the full photo")
             with gr.Column(scale=3):
                 with gr.Tabs():
                     with gr.Tab("Animate", id="animate"):
@@ -78,8 +76,10 @@ def build(cfg: Mapping[str, Any]) -> Any:
             api_target, api_driving, api_out = gr.File(), gr.File(), gr.File()
             api_button = gr.Button()
 
-        def options(m: str, md: str, sc: float, sm: str, sz: str, pb: bool = True) -> Options:
-            return Options(m or ENGINE, md or "auto", float(sc), sm or "one_euro", int(sz), bool(pb))
+        def options(m: str, md: str, sc: float | None, sm: str, sz: str | int | None, pb: bool | None = None) -> Options:
+            """The page's values; an empty one (an API call leaving it out) is the config's."""
+            return Options(m or d.method, md or d.mode, d.expression_scale if sc is None else float(sc),
+                           sm or d.smoothing, int(sz or d.size), d.paste_back if pb is None else bool(pb))
 
         def animate(t: str | None, k: str, dv: str | None, di: str | None, m: str, md: str, sc: float, sm: str,
                     sz: str, pb: bool, progress: Any = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:
@@ -93,10 +93,10 @@ def build(cfg: Mapping[str, Any]) -> Any:
                     gr.update(value=str(out) if not video else None, visible=not video),
                     f"✓ {out.name}", str(out))
 
-        def api_transfer(t: str | None, d: str | None, m: str = ENGINE, md: str = "auto", sc: float = 1.0,
-                         sm: str = "one_euro", sz: int = 256) -> str:
+        def api_transfer(t: str | None, dr: str | None, m: str = d.method, md: str = d.mode, sc: float = d.expression_scale,
+                         sm: str = d.smoothing, sz: int = d.size) -> str:
             try:
-                return str(transfer_file(cfg, t, d, options(m, md, sc, sm, str(sz))))
+                return str(transfer_file(cfg, t, dr, options(m, md, sc, sm, sz)))
             except PetraError as err:
                 raise gr.Error(page_error(err)) from None
 

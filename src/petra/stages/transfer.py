@@ -182,31 +182,47 @@ def method_refiner(cfg: Mapping[str, Any], m: Any, checkpoint: str | Path | None
 
 
 class CropReenactor:
-    """Any registry method inside the transfer: it gets the aligned target crop and the aligned
-    driving frames (FFHQ alignment on the driver's mesh) and its output crop replaces the render,
-    so paste-back, smoothing and held poses stay the engine's."""
+    """Any registry method on aligned crops, the one place that aligns for it and sizes its output.
+
+    The target and every driving frame become FFHQ-aligned crops of ``align.size`` (from the
+    face mesh's points) before the method sees them; the first driving crop (and a re-captured
+    one) is its reference. Inside the transfer (:meth:`__call__`, the engine's refiner hook) its
+    output crop replaces the render, so paste-back, smoothing and held poses stay the engine's;
+    :class:`petra.api.Animator` uses :meth:`align` and :meth:`drive` directly and returns crops.
+    """
 
     def __init__(self, reenactor: Any, size: int) -> None:
         self.reenactor, self.size, self._referenced = reenactor, size, False
 
+    def align(self, img: Any, pts: Any) -> Any:
+        """The FFHQ-aligned crop [size, size, 3] of ``img`` from its face-mesh points [478, 2+]."""
+        from petra.data.ffhq import align_face
+        from petra.geometry.canonical import DLIB68_FROM_MESH
+
+        return align_face(img, pts[DLIB68_FROM_MESH, :2], self.size).image
+
     def start(self, target_crop: Any) -> None:
+        """Give the method its target: an aligned crop, resized to ``size`` if it is not."""
         import cv2
 
         crop = target_crop if target_crop.shape[0] == self.size else cv2.resize(target_crop, (self.size, self.size),
                                                                                  interpolation=cv2.INTER_AREA)
         self.reenactor.set_target(crop)
 
-    def __call__(self, target: Any, crop: Any, out_mesh: Any, driving: Any, pts: Any) -> Any:
-        import cv2
-
-        from petra.data.ffhq import align_face
-        from petra.geometry.canonical import DLIB68_FROM_MESH
-
-        drv = align_face(driving, pts[DLIB68_FROM_MESH, :2], self.size).image
-        if not self._referenced:
+    def drive(self, driving: Any, pts: Any, recapture: bool = False) -> Any:
+        """The method's output crop for a driving frame and its face-mesh points; the first
+        frame (or one with ``recapture``) becomes the reference."""
+        drv = self.align(driving, pts)
+        if recapture or not self._referenced:
             self.reenactor.set_reference(drv)
             self._referenced = True
-        out = self.reenactor.drive(drv)
+        return self.reenactor.drive(drv)
+
+    def __call__(self, target: Any, crop: Any, out_mesh: Any, driving: Any, pts: Any) -> Any:
+        """The engine's refiner hook: the output crop at the size of the engine's ``crop``."""
+        import cv2
+
+        out = self.drive(driving, pts)
         s = crop.shape[0]
         return out if out.shape[0] == s else cv2.resize(out, (s, s), interpolation=cv2.INTER_CUBIC)
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -39,10 +39,11 @@ from petra.io import write_image
 
 from ..io import clean_temporaries, sidecar, write_json, write_text
 from . import checkpoint as ckpt
-from .recipe import Recipe
+from .recipe import Recipe, Sampler
 from .sampler import PairSampler
 
-
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -55,8 +56,8 @@ class TrainState:
     run_dir: Path
     recipe: Recipe
     optimizer: torch.optim.Optimizer
-    sampler: PairSampler
-    val_sampler: PairSampler | None
+    sampler: Sampler                # PairSampler, or the recipe's own (make_sampler)
+    val_sampler: Sampler | None
     device: torch.device
     step: int = 0
     rank: int = 0
@@ -99,7 +100,7 @@ def setup(
     cfg: Mapping[str, Any],
     params: Mapping[str, Any],
     run_dir: str | Path,
-    manifest: pd.DataFrame,  # noqa: F821
+    manifest: pd.DataFrame,
     recipe: Recipe,
     root: str | Path = ".",
     resume: bool = True,
@@ -121,11 +122,11 @@ def setup(
     # (a recipe with its own data, e.g. the mesh refinement's pair set, brings its samplers)
     make = getattr(recipe, "make_sampler", None)
     seed = opts.seed + 1_000_003 * rank
-    sampler = make("train", opts.batch_size, seed) if make else PairSampler(
+    sampler: Sampler = make("train", opts.batch_size, seed) if make else PairSampler(
         manifest, "train", opts.batch_size, seed, opts.resolution, root, mode=opts.sampling)
     try:  # distinct pairs need a second identity, which a tiny val split may lack
         val_r = ("val", "train") if opts.sampling == "distinct" else None
-        val_sampler: PairSampler | None = make("val", opts.batch_size, opts.seed + 7) if make else PairSampler(
+        val_sampler: Sampler | None = make("val", opts.batch_size, opts.seed + 7) if make else PairSampler(
             manifest, "val", opts.batch_size, opts.seed + 7, opts.resolution, root, r_splits=val_r, mode=opts.sampling)
     except ValueError as err:
         log(f"train: no validation ({err})")
@@ -146,7 +147,7 @@ def setup(
         if rank == 0:
             _discard_run(run_dir)
         obj = None
-    if obj is not None:
+    if obj is not None and latest is not None:
         recipe.load_state_dict(obj["parts"])
         if obj.get("optimizer") is not None:
             optimizer.load_state_dict(obj["optimizer"])

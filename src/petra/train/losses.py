@@ -15,16 +15,19 @@ Terms (images ``[B, 3, H, W]`` in [-1, 1]):
   :func:`cosface_motion_loss` (petra's reading of the thesis text: margin on the
   positive only, every E_m(s_R) of the batch a negative, mean cross-entropy).
 
-:class:`LossWeights` holds the weights from params (thesis best: l2 0, lpips 0.05,
-id 0.3, cos 0, l2_crop 2, lpips_crop 0.3); :func:`weighted_total` adds the terms.
+:class:`LossWeights` holds the weights of ``train.weights`` (params.yaml holds the values: the
+thesis's best); :func:`weighted_total` adds the terms.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+
+from petra.config import build
+from petra.params import TrainWeights
 
 Tensor = torch.Tensor
 Embed = Callable[[Tensor], Tensor]
@@ -32,23 +35,14 @@ TERMS = ("l2", "lpips", "id", "cos", "l2_crop", "lpips_crop")
 
 
 @dataclass(frozen=True)
-class LossWeights:
-    """Weight of each named term; a zero weight means the term is not computed."""
-
-    l2: float = 0.0
-    lpips: float = 0.05
-    id: float = 0.3
-    cos: float = 0.0
-    l2_crop: float = 2.0
-    lpips_crop: float = 0.3
+class LossWeights(TrainWeights):
+    """Weight of each named term (``train.weights``; values: params.yaml); zero = the term is not computed."""
 
     @classmethod
-    def from_params(cls, p: Mapping[str, float]) -> LossWeights:
-        known = {f.name for f in fields(cls)}
-        unknown = set(p) - known
-        if unknown:
-            raise ValueError(f"unknown loss weights {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**{k: float(v) for k, v in p.items()})
+    def from_params(cls, p: Mapping[str, float] | None) -> LossWeights:
+        """A run's weights, typed and checked: an unknown term is one line naming it, a missing one
+        takes params.yaml's value."""
+        return build(cls, p)
 
     def active(self) -> dict[str, float]:
         return {k: v for k, v in asdict(self).items() if v != 0.0}

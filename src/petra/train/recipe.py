@@ -29,17 +29,38 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from .sampler import PairBatch
+
+
+class Batch(Protocol):
+    """What the loop does with a batch: move it to the device (the recipe reads it)."""
+
+    def to(self, device: Any) -> "Batch": ...
+
+
+class Sampler(Protocol):
+    """What the loop calls of a sampler: :class:`~petra.train.sampler.PairSampler` over the manifest,
+    or the one a recipe brings with ``make_sampler(split, batch_size, seed)`` (the mesh refinement's
+    pair set). Batch ``k`` is a pure function of (seed, k), so a resumed run sees the same batches."""
+
+    @property
+    def n_batches(self) -> int:
+        """Batches that cover the split once (validation without ``val_batches``)."""
+        ...
+
+    def batch(self, step: int) -> Batch: ...
+
 
 @runtime_checkable
 class Recipe(Protocol):
-    """One generator's training recipe (see the module docstring for the contract)."""
+    """One generator's training recipe (see the module docstring for the contract); ``batch`` is
+    what the run's :class:`Sampler` gives (a :class:`~petra.train.sampler.PairBatch`, or the
+    recipe's own)."""
 
     def trainable_parameters(self) -> Iterable[torch.nn.Parameter]: ...
 
-    def step(self, batch: PairBatch) -> dict[str, torch.Tensor]: ...
+    def step(self, batch: Any) -> dict[str, torch.Tensor]: ...
 
-    def validate(self, batch: PairBatch) -> dict[str, float]: ...
+    def validate(self, batch: Any) -> dict[str, float]: ...
 
     def state_dict(self) -> dict[str, dict[str, Any]]: ...
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from petra.paths import run_dir
 
 from petra.io import sidecar, write_json
+
+if TYPE_CHECKING:  # annotations only: pandas loads when a function needs it
+    import pandas as pd
 
 
 def run_train(
@@ -25,7 +28,7 @@ def run_train(
     method: str,
     params: Mapping[str, Any],
     recipe: Any,
-    manifest: pd.DataFrame,  # noqa: F821
+    manifest: pd.DataFrame,
     out_dir: str | Path | None = None,
     root: str | Path = ".",
     track: bool = True,

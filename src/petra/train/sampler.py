@@ -30,10 +30,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from petra.media import read_image
+
+if TYPE_CHECKING:  # annotations only: pandas loads when a function needs it
+    import pandas as pd
+
 
 ROLES = ("s_A", "t_A", "s_R", "t_R")
 MODES = ("distinct", "released")
@@ -69,7 +73,7 @@ class PairSampler:
 
     def __init__(
         self,
-        manifest: pd.DataFrame,  # noqa: F821
+        manifest: pd.DataFrame,
         split: str = "train",
         batch_size: int = 8,
         seed: int = 0,

@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +45,10 @@ from petra.paths import frames_manifest, run_dir, selected_path
 
 from . import checkpoint as ckpt
 
+if TYPE_CHECKING:  # annotations only: pandas loads when a function needs it
+    import pandas as pd
+    from petra.evaluate.analyzer import Analyzer
+
 
 def selected_checkpoint(cfg: Mapping[str, Any], method: str, allow_latest: bool = True) -> Path | None:
     """The checkpoint ``petra select`` chose, else (``allow_latest``) the run's latest, else None."""
@@ -54,7 +58,7 @@ def selected_checkpoint(cfg: Mapping[str, Any], method: str, allow_latest: bool 
     return ckpt.latest_checkpoint(run_dir(cfg, method)) if allow_latest else None
 
 
-def validation_pairs(manifest: pd.DataFrame, n: int, seed: int) -> list[tuple[dict, dict]]:  # noqa: F821
+def validation_pairs(manifest: pd.DataFrame, n: int, seed: int) -> list[tuple[dict, dict]]:
     """(target row, driving row) pairs: driving from the val split, target of another identity."""
     val = manifest[manifest["split"] == "val"].sort_values("aligned_path").reset_index(drop=True)
     if val.empty:
@@ -70,7 +74,7 @@ def validation_pairs(manifest: pd.DataFrame, n: int, seed: int) -> list[tuple[di
     return pairs
 
 
-def score_outputs(an: Callable[[np.ndarray], Any], outs: list[np.ndarray], drvs: list[np.ndarray]) -> dict[str, float]:
+def score_outputs(an: Analyzer, outs: list[np.ndarray], drvs: list[np.ndarray]) -> dict[str, float]:
     """The selection metrics (:mod:`petra.evaluate.metrics`, kind ``val``) of one checkpoint's outputs:
     results column -> its per-frame error averaged over the pairs where both images were measurable (NaN: none)."""
     from petra.evaluate.runner import val_frame_row  # deferred: pandas and the evaluators' modules

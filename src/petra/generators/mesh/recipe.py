@@ -30,17 +30,21 @@ Loss terms of one :class:`~petra.train.sampler.PairBatch` (weights in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 import torch
 
-from .fit import MeshFits, iris_offsets
+from petra.config import build
+from petra.params import Mesh, TrainCosface, TrainMesh
 from petra.train import losses as L
-from .nets import MeshMapper, MotionEncoder
-from .train_warp import project, warp_by_points
 from petra.train.sampler import PairBatch
+
+from .fit import MeshFits, iris_offsets
+from .nets import MeshMapper, MotionEncoder
+from .render.torch_warp import render as mesh_render
+from .train_warp import project
 
 if TYPE_CHECKING:
     from petra.geometry.motion import FaceParams
@@ -50,24 +54,24 @@ MESH_TERMS = ("l2", "lpips", "l2_crop", "lpips_crop", "landmark", "id_shape", "c
 
 @dataclass(frozen=True)
 class MeshOptions:
-    """Mesh-recipe options (``train_mesh`` params merged with the variant's overrides)."""
+    """The E_m/M recipe's settings: its ``train_mesh`` keys and ``train.cosface`` (values: params.yaml only)."""
 
-    motion_dim: int = 64            # E_m descriptor size
-    hidden: int = 256               # MLP width of E_m and M
-    id_dim: int = 64                # E_i(t) projection size inside M
-    renderer: str = "mesh"          # mesh: petra.generators.mesh.render.torch_warp (as inference) | idw: cheap point warp
-    mouth_from_driving: bool = True # the renderer's mouth layer copies the driving frame's interior
-    warp_grid: int = 48             # displacement lattice of the idw warp
-    cos_a: float = 5.0              # CosFace scale
-    cos_b: float = 0.2              # CosFace margin
-    fits: str | None = None         # mesh-fit file (default <data>/latents/mesh_fits.npz)
-    inference: str = "relative"     # base transfer mode: relative (vs a reference frame) | absolute
-    weights: Mapping[str, float] = field(default_factory=dict)
+    motion_dim: int                 # E_m descriptor size
+    hidden: int                     # MLP width of E_m and M
+    id_dim: int                     # E_i(t) projection size inside M
+    inference: str                  # base transfer mode: relative (vs a reference frame) | absolute
+    fits: str | None                # mesh-fit file (None: <data>/latents/mesh/mesh_fits.npz)
+    weights: Mapping[str, float]    # loss weights (zero or absent = the term is not computed)
+    cos_a: float                    # CosFace scale (train.cosface.a)
+    cos_b: float                    # CosFace margin (train.cosface.b)
 
     @classmethod
-    def from_params(cls, p: Mapping[str, Any]) -> "MeshOptions":
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in p.items() if k in names})
+    def from_params(cls, mesh: Mapping[str, Any] | None, cosface: Mapping[str, Any] | None = None) -> "MeshOptions":
+        """From a run's merged ``train_mesh`` and its ``cosface``, typed and checked by
+        :func:`petra.config.build`: an unknown key is one line naming it and ``train_mesh``,
+        a missing one takes params.yaml's value."""
+        tm, cos = build(TrainMesh, mesh), build(TrainCosface, cosface)
+        return cls(tm.motion_dim, tm.hidden, tm.id_dim, tm.inference, tm.fits, dict(tm.weights), cos.a, cos.b)
 
     def w(self, term: str) -> float:
         return float(self.weights.get(term, 0.0))
@@ -75,7 +79,7 @@ class MeshOptions:
 
 def max_shift_px(cfg: Mapping[str, Any]) -> float:
     """``mesh.max_shift`` (fraction of the crop) in aligned-crop pixels, as ``mesh-relative`` uses it."""
-    return float((cfg.get("mesh") or {}).get("max_shift", 0.06)) * float(cfg["align"]["size"])
+    return build(Mesh, cfg.get("mesh")).max_shift * float(cfg["align"]["size"])
 
 
 def face_params(f: Mapping[str, torch.Tensor], i: int) -> "FaceParams":
@@ -196,22 +200,17 @@ class MeshRecipe:
 
     def render(self, t_img: torch.Tensor, t_pts: torch.Tensor, out_pts: torch.Tensor,
                d_img: torch.Tensor | None = None, d_pts: torch.Tensor | None = None) -> torch.Tensor:
-        """G: warp the target image [B,3,H,W] ([-1, 1]) from its points to the output points.
+        """G: warp the target image [B,3,H,W] ([-1, 1]) from its points to the output points
+        (:mod:`~petra.generators.mesh.render.torch_warp`, the inference renderer's torch twin).
 
-        With the ``mesh`` renderer and ``mouth_from_driving``, the driving frame
-        ``d_img`` (and its mesh ``d_pts``) fills an opened mouth, as at inference.
+        The driving frame ``d_img`` (and its mesh ``d_pts``), when given, fills an opened
+        mouth, as at inference.
         """
-        if self.opts.renderer == "mesh":
-            from .render.torch_warp import render as mesh_render
-
-            use_d = self.opts.mouth_from_driving and d_img is not None and d_pts is not None
-            outs = [mesh_render((t_img[i] + 1) / 2, t_pts[i], out_pts[i],
-                                (d_img[i] + 1) / 2 if use_d else None, d_pts[i] if use_d else None)
-                    for i in range(len(t_img))]
-            g = torch.stack(outs) * 2 - 1
-        else:
-            g, _ = warp_by_points(t_img, t_pts[..., :2], out_pts[..., :2], grid=self.opts.warp_grid)
-        return g
+        use_d = d_img is not None and d_pts is not None
+        outs = [mesh_render((t_img[i] + 1) / 2, t_pts[i], out_pts[i],
+                            (d_img[i] + 1) / 2 if use_d else None, d_pts[i] if use_d else None)  # type: ignore[index]
+                for i in range(len(t_img))]
+        return torch.stack(outs) * 2 - 1
 
     def _terms(self, batch: PairBatch, train: bool) -> dict[str, torch.Tensor]:
         o = self.opts

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from petra.config import deep_merge
+from petra.config import build, deep_merge
 from petra.errors import InputError
+from petra.params import TrainMesh
 from petra.paths import refine_data_dir
 from petra.train.options import LOOP_KEYS
 
@@ -50,6 +51,7 @@ def mesh_variant_params(cfg: Mapping[str, Any], variant: str) -> dict[str, Any]:
         raise InputError("params.yaml", f"train_mesh.variants has no {variant!r} (has {sorted(variants)})")
     params = deep_merge({k: cfg["train"][k] for k in SHARED_KEYS if k in cfg["train"]}, tm.get("train") or {})
     entry = dict(variants[variant] or {})
+    build(TrainMesh, entry, where=f"train_mesh.variants.{variant}")  # strict: a misspelt override is an error
     params = deep_merge(params, entry.pop("train", None) or {})  # a variant may resize its own run
     params["train_mesh"] = deep_merge({k: v for k, v in tm.items() if k not in ("train", "variants")}, entry)
     params["variant"] = variant
@@ -70,7 +72,7 @@ def prepare(cfg: Mapping[str, Any], variant: str, manifest: Any,
     params = mesh_variant_params(cfg, variant)
     if params["train_mesh"].get("recipe", "mesh") == "refine":
         return params, refine_recipe(cfg, params, log), manifest
-    opts = MeshOptions.from_params({**params["train_mesh"], "cos_a": params["cosface"]["a"], "cos_b": params["cosface"]["b"]})
+    opts = MeshOptions.from_params(params["train_mesh"], params["cosface"])
     table = MeshFits.load(opts.fits or default_fits_path(cfg))
     keep = manifest["aligned_path"].astype(str).map(table.__contains__)
     if (~keep).any():

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from petra.errors import MissingWeightsError, NoFaceError
+from petra.errors import InputError, MissingWeightsError, NoFaceError, PetraError
 
 
 def find_checkpoint(cfg: Mapping[str, Any], method: str) -> Path:
@@ -44,7 +44,10 @@ class MeshOurs:
         obj = load_checkpoint(path)
         params = obj["config"].get("params") or {}
         mesh = params.get("train_mesh") or mesh_variant_params(cfg, variant)["train_mesh"]
-        opts = MeshOptions.from_params(mesh)  # the architecture the checkpoint was trained with
+        try:  # the architecture the checkpoint was trained with
+            opts = MeshOptions.from_params(mesh, params.get("cosface"))
+        except PetraError as err:
+            raise InputError(path, f"trained with options this petra does not know ({err}); retrain it") from None
         # the base transfer's mode (relative: vs the driving video's first frame) is the one trained with
         self.mode = opts.inference
         self.recipe = MeshRecipe(opts, _EmptyFits(), cfg["align"]["size"], None, "cpu", max_shift=max_shift_px(cfg))
@@ -96,13 +99,8 @@ class MeshOurs:
         size = self._t_img.shape[-1]
         k = size / self.recipe.align_size
         pts = self.output_mesh(s)
-        o = self.recipe.opts
-        if o.renderer == "mesh":  # the fast renderer: same field and layers as training's torch path
-            use_d = o.mouth_from_driving
-            out = self._warper.render(pts, driving if use_d else None, s["points"][0].double().numpy() * k if use_d else None)
-        else:
-            g = self.recipe.render(self._t_img, self._t["points"] * k, torch.from_numpy(pts).float()[None])
-            out = ((g[0].permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).byte().numpy()
+        # the fast renderer: same field and layers as training's torch path, the mouth from the driving frame
+        out = self._warper.render(pts, driving, s["points"][0].double().numpy() * k)
         self._last = out
         return out
 

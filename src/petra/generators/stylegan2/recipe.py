@@ -77,7 +77,7 @@ class StyleGAN2Recipe:
         sg = cfg["stylegan2"]
         self.n = P.n_latent(sg["size"])
         self.enc_size = int(sg["encoder_input"])
-        self.weights = L.LossWeights.from_params(params.get("weights", {}))
+        self.weights = L.LossWeights.from_params(params.get("weights"))
         self.o = SG2Options.from_params(params)
         self.seed = int(params.get("seed", 0))
         self.tune_generator = bool(params.get("tune_generator", False))
