@@ -139,7 +139,7 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                description="petra's trained refinement of the mesh transfer (method mesh-ours-gen), "
                "made by `snakemake --cores all train_full` (docs/mesh_refine.md)",
                url=None, page="shipped in the petra package (src/petra/generators/mesh/refine/)",
-               sha256="13dcf2317b085fd55b45e303f533e7224789b056c56bfcfa2337659121e4f4c0", kind="shipped",
+               sha256="43b02df06867e8274af17e2cc07e9c847a9b4c58e5256cebd3421e102ad328e3", kind="shipped",
                package="petra.generators.mesh.refine",
                rules=("train", "evaluate", "transfer")),
     _dlib_file("dlib_landmarks68", "shape_predictor_68_face_landmarks.dat",
