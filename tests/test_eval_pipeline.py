@@ -178,6 +178,38 @@ def test_same_params_give_the_same_per_frame_table(cfg, evaluated, tmp_path):
     pd.testing.assert_frame_equal(again.drop(columns="output_path"), first.drop(columns="output_path"))
 
 
+def test_pair_features_measured_once_give_the_same_rows_and_a_stale_table_is_refused(cfg, evaluated, tmp_path):
+    """The pair frames' features measured by `petra pair-features` give each method's job exactly
+    the rows it measures on its own; a table of other evaluator backends is refused, not used."""
+    from petra.errors import InputError
+    from petra.evaluate.analyzer import Analyzer
+    from petra.evaluate.features import prime
+    from petra.stages.evaluate import run_evaluate
+    from petra.stages.pair_features import run_pair_features
+
+    table = tmp_path / "features.parquet"
+    n = run_pair_features(cfg, evaluated, table)
+    pairs = pd.read_parquet(evaluated)
+    assert n == len(set(pairs["target_path"]) | set(pairs["driving_path"]))
+    own = run_evaluate(cfg, "mesh-relative", evaluated, tmp_path / "own.parquet", None)
+    primed = run_evaluate(cfg, "mesh-relative", evaluated, tmp_path / "primed.parquet", None, features=table)
+    pd.testing.assert_frame_equal(own, primed)
+    an = Analyzer(cfg)
+    assert prime(an, table) == n
+    calls = []
+    measure = an._analyse
+    an._analyse = lambda rgb: calls.append(1) or measure(rgb)
+    from petra import generators
+    from petra.evaluate.runner import run_method
+
+    run_method(cfg, "copy-driving", generators.create("copy-driving", cfg), pairs, None, analyzer=an, lpips=None)
+    assert not calls  # copy-driving outputs its driving frames: every feature comes from the table
+    stale = pd.read_parquet(table).assign(backends='{"other": 1}')
+    stale.to_parquet(tmp_path / "stale.parquet", index=False)
+    with pytest.raises(InputError, match="other evaluator backends"):
+        prime(Analyzer(cfg), tmp_path / "stale.parquet")
+
+
 def test_unreadable_driving_frame_is_rejected_and_the_job_goes_on(cfg, evaluated, tmp_path):
     from petra.stages.evaluate import run_evaluate
 

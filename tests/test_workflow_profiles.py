@@ -44,7 +44,12 @@ def test_the_dry_run_shows_gpu_only_for_stylegan2_jobs(project_root):
     res = subprocess.run(["snakemake", "-n", "--config", "profile=smoke"], cwd=project_root, capture_output=True,
                          text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
-    jobs = re.findall(r"^rule (\w+):\n(?:.*\n)*?\s+wildcards: method=(\S+)\n\s+resources: (.*)$", res.stdout, re.M)
+    jobs = []  # (rule, method, resources) of every job block with a method wildcard
+    for block in re.split(r"^(?=rule \w+:$)", res.stdout, flags=re.M):
+        rule, method, resources = (re.search(p, block, re.M) for p in
+                                   (r"^rule (\w+):$", r"^\s+wildcards: method=(\S+)$", r"^\s+resources: (.*)$"))
+        if rule and method and resources:
+            jobs.append((rule[1], method[1], resources[1]))
     assert {r for r, _, _ in jobs} >= {"train", "select", "evaluate", "curves"}
     for rule, method, resources in jobs:
         gpu = rule in GPU_RULES and method.startswith("sg2-")

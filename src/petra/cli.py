@@ -41,6 +41,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "curves": ("petra.stages.curves", "figure: a trained method's training and validation curves"),
     "baseline": ("petra.stages.baseline", "latent-arithmetic baseline"),
     "pairs": ("petra.stages.pairs", "the fixed evaluation pair list"),
+    "pair-features": ("petra.stages.pair_features", "the evaluators' features of the pair frames, once for all methods"),
     "evaluate": ("petra.stages.evaluate", "score one method on the evaluation pairs"),
     "report": ("petra.stages.report", "results table, figures and MLflow runs"),
     "transfer": ("petra.stages.transfer", "animate a target portrait with a driving image or video"),

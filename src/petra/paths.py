@@ -156,6 +156,11 @@ def pairs_path(cfg: Mapping[str, Any]) -> Path:
     return data_path(cfg, "eval", "pairs.parquet")
 
 
+def pair_features(cfg: Mapping[str, Any]) -> Path:
+    """The pair frames' evaluator features, measured once for every method's job."""
+    return data_path(cfg, "eval", "pair_features.parquet")
+
+
 def eval_frames(cfg: Mapping[str, Any], method: str) -> Path:
     """Per-frame rows of one method (``<method>.rejects.parquet`` beside it)."""
     return data_path(cfg, "eval", f"{method}.parquet")

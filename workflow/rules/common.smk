@@ -105,7 +105,7 @@ def eval_method_params(wildcards):
 def eval_method_inputs(wildcards):
     """The pair list plus what the method needs on disk (selected checkpoint, codes, weights)."""
     m = registry.parse(wildcards.method, config)
-    inputs = {"pairs": P("pairs_path"), "evaluator_weights": eval_evaluator_weights()}
+    inputs = {"pairs": P("pairs_path"), "features": P("pair_features"), "evaluator_weights": eval_evaluator_weights()}
     if m.trained:
         inputs["model"] = [P("selected_path", m.name)] + train_rule(m).get("select_inputs", [])
     elif m.kind == "baseline":  # sg2-baseline-<encoder>: per-video neutral codes and the encoder

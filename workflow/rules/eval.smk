@@ -22,6 +22,27 @@ rule pairs:
         "{PETRA} pairs --manifest {input.manifest:q} --out {output.pairs:q} > {log:q} 2>&1"
 
 
+rule pair_features:
+    """The evaluators' features of every pair's target and driving frames, measured once: each
+    method's job then measures only its own outputs."""
+    input:
+        pairs=P("pairs_path"),
+        evaluator_weights=eval_evaluator_weights(),
+    output:
+        features=P("pair_features"),
+    log:
+        f"{DATA}/logs/pair_features.log",
+    params:
+        evaluate=eval_evaluator_params(),
+        align={"size": config["align"]["size"]},
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "{PETRA} pair-features --pairs {input.pairs:q} --out {output.features:q} > {log:q} 2>&1"
+
+
 rule evaluate:
     input:
         unpack(eval_method_inputs),
@@ -44,7 +65,7 @@ rule evaluate:
         gpu=method_gpu,
     shell:
         "{PETRA} evaluate --method {wildcards.method:q} --pairs {input.pairs:q} --out {output.frames:q} "
-        "--outputs {output.outputs:q} > {log:q} 2>&1"
+        "--outputs {output.outputs:q} --features {input.features:q} > {log:q} 2>&1"
 
 
 rule report:

@@ -16,6 +16,7 @@ rule train:
     params:
         method=train_params,
     threads: 2
+    priority: 1  # start the long two-thread jobs first; the one-thread evaluations fill in around them
     resources:
         mem_mb=lambda wc: 16000 if method_gpu(wc) else 6000,
         runtime=lambda wc: 2880 if method_gpu(wc) else 240,  # minutes; the thesis run is ~2 days on one GPU
@@ -37,6 +38,7 @@ rule select:
         select=config["select"],
         evaluate=config.get("evaluate", {}).get("backends"),
     threads: 1
+    priority: 1
     resources:
         mem_mb=lambda wc: 12000 if method_gpu(wc) else 4000,
         runtime=lambda wc: 240 if method_gpu(wc) else 60,

@@ -50,8 +50,20 @@ class Analyzer:
         self.au_names: tuple[str, ...] = self.au.names if self.au is not None else ()
         self._cache: dict[bytes, Features] = {}
 
+    @staticmethod
+    def key(rgb: np.ndarray) -> bytes:
+        """The cache key of a crop: its content and shape."""
+        return hashlib.blake2b(np.ascontiguousarray(rgb).tobytes(), digest_size=16).digest() + str(rgb.shape).encode()
+
+    def cached(self, key: bytes) -> Features:
+        return self._cache[key]
+
+    def remember(self, key: bytes, features: Features) -> None:
+        """Seed the cache (features measured by another process: petra.evaluate.features)."""
+        self._cache[key] = features
+
     def __call__(self, rgb: np.ndarray) -> Features:
-        key = hashlib.blake2b(np.ascontiguousarray(rgb).tobytes(), digest_size=16).digest() + str(rgb.shape).encode()
+        key = self.key(rgb)
         hit = self._cache.get(key)
         if hit is None:
             hit = self._cache[key] = self._analyse(rgb)

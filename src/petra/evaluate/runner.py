@@ -32,8 +32,8 @@ from petra.media import read_image
 log = logging.getLogger(__name__)
 
 
-def _img(path: str, root: Path, size: int) -> np.ndarray:
-
+def read_crop(path: str, root: Path, size: int) -> np.ndarray:
+    """An aligned crop of the pair list (InputError when unreadable or of another size)."""
     rgb = read_image(root / path if not Path(path).is_absolute() else path)
     if rgb.shape[:2] != (size, size):
         raise InputError(path, f"aligned crop is {rgb.shape[1]}x{rgb.shape[0]} px, expected {size}x{size}")
@@ -118,16 +118,16 @@ def run_method(cfg: Mapping[str, Any], method: str, reenactor: Any, pairs: pd.Da
         g = g.sort_values("frame_index")
         first = g.iloc[0]
         try:
-            tgt = _img(first["target_path"], root, size)
+            tgt = read_crop(first["target_path"], root, size)
             reenactor.set_target(tgt)
-            reenactor.set_reference(_img(first["reference_path"], root, size))
+            reenactor.set_reference(read_crop(first["reference_path"], root, size))
         except PetraError as err:
             rejects.append({"path": str(first["target_path"]), "stage": f"evaluate:{method}", "reason": str(err)})
             continue
         frames: dict[str, np.ndarray | PetraError] = {}
         for path in g["driving_path"]:
             try:
-                frames[path] = _img(path, root, size)
+                frames[path] = read_crop(path, root, size)
             except PetraError as err:  # recorded when the frame comes up below
                 frames[path] = err
         if hasattr(reenactor, "set_clip") and first["kind"] == "cross":

@@ -28,7 +28,7 @@ class OneEuroFilter:
     filter normalises speed by ``scale`` (e.g. the face size in pixels) to make it not.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0) -> None:
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float) -> None:
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None
@@ -54,8 +54,8 @@ class OneEuroFilter:
         return self._x.copy()
 
 
-def make_filter(method: str, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0) -> OneEuroFilter | None:
-    """``one_euro`` -> a filter; ``none`` -> None (no smoothing)."""
+def make_filter(method: str, min_cutoff: float, beta: float, d_cutoff: float) -> OneEuroFilter | None:
+    """``one_euro`` -> a filter; ``none`` -> None (no smoothing). Values: params.yaml ``mesh.smoothing``."""
     if method == "none":
         return None
     if method == "one_euro":
