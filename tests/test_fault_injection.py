@@ -137,7 +137,7 @@ def test_kill_9_anywhere_then_rerun_gives_the_uninterrupted_result(two_projects)
     print("kills (stage, seconds after start, exit status):", kills)
     assert sum(rc == -signal.SIGKILL for _, _, rc in kills) >= len(STAGES), kills  # most kills hit a running stage
     a, b = outcome(projects["plain"]), outcome(killed)
-    assert a.keys() == b.keys()
+    assert a.keys() == b.keys(), (sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys()), kills)
     assert [k for k in a if a[k] != b[k]] == [], kills
     print(f"{len(a)} files / checkpoints compared, all identical")
     assert any(k.startswith("ckpt") for k in a) and "manifests/frames.parquet" in a
