@@ -128,6 +128,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the console command: an error exit skips the interpreter's teardown
+        rc = _main(None)
+        if rc != 0:  # native threads (MediaPipe/TFLite) have aborted there, turning exit 2 into SIGABRT
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(rc)
+        return rc
+    return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     if argv is None:  # the console command, not a test calling main([...])
         _route_native_stderr()
         # mediapipe 0.10.14 calls a protobuf API deprecated since its release
