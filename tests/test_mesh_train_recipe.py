@@ -126,6 +126,66 @@ def test_train_mesh_checkpoints_resumes_and_drives(tiny, capsys) -> None:
     assert np.abs(out.astype(int) - target.astype(int)).mean() > 0.5  # the head moved
 
 
+def test_steps_0_checks_the_shipped_checkpoint_without_data_and_replaces_a_trained_run(tiny) -> None:
+    """train.steps 0 (the sample profile's mesh-ours-gen): the shipped file, hash-checked, becomes the run's one
+    checkpoint without reading the pair set; it replaces a trained run (and its best.pt, which selection would
+    otherwise pick); selection takes it; the curves are those of the shipped file's own training."""
+    import hashlib
+    import shutil
+
+    from petra.config import deep_merge
+    from petra.errors import PetraError
+    from petra.generators import parse
+    from petra.generators.mesh import train_rule
+    from petra.generators.mesh.refine.data import DataOptions, build
+    from petra.generators.mesh.refine.shipped import read, shipped_path
+    from petra.paths import refine_data_dir
+    from petra.report.curves import training_curves
+    from petra.stages.train import train_method
+    from petra.train.checkpoint import best_path, curves_path, list_checkpoints, load_checkpoint
+    from petra.train.select import run_select
+
+    cfg, df, _ = tiny
+    from petra import config
+
+    pairs = refine_data_dir(cfg, "manifest")
+    if not (pairs / "done.json").is_file():
+        build(cfg, df, pairs, config.build(DataOptions, cfg["train_mesh"]["refine"]["data"]), root="/", log=lambda _: None)
+    run = Path(cfg["paths"]["models"]) / "train" / "mesh-ours-gen"
+    # a fine-tune of the shipped file (same params as the check but for steps: it must not count as the check)
+    trained = deep_merge(cfg, {"train_mesh": {"refine": {"init": "shipped", "width": read(shipped_path())["width"]},
+                                              "variants": {"ours-gen": {"train": {"steps": 2, "selection": "val_loss"}}}}})
+    train_method(trained, "mesh-ours-gen", track=False, root="/", log=lambda _: None)
+    assert best_path(run).is_file() and [k for k, _ in list_checkpoints(run)][-1] == 2
+    assert train_rule(trained, parse("mesh-ours-gen", trained))["inputs"] == {"pairs": str(pairs / "done.json")}
+
+    check = deep_merge(trained, {"train_mesh": {"variants": {"ours-gen": {"train": {"steps": 0}}}}})
+    assert train_rule(check, parse("mesh-ours-gen", check))["inputs"] == {}  # no pair-set job in the DAG
+    aside = pairs.with_name(pairs.name + ".aside")
+    shutil.move(pairs, aside)  # the check must not read the pair set
+    try:
+        logs: list[str] = []
+        s = train_method(check, "mesh-ours-gen", track=False, root="/", log=logs.append)
+    finally:
+        shutil.move(aside, pairs)
+    assert any("steps 0: a check of" in line for line in logs)
+    assert s["steps"] == 0 and [k for k, _ in list_checkpoints(run)] == [0] and not best_path(run).is_file()
+    shipped = shipped_path()
+    assert s["check"]["init_sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
+    assert s["check"]["init_curves"] == str(curves_path(shipped))
+    saved = load_checkpoint(list_checkpoints(run)[0][1])["parts"]["R"]
+    for k, v in read(shipped)["R"].items():
+        assert torch.equal(saved[k], v), k
+    sel = run_select(check, "mesh-ours-gen", make_reenactor=lambda p: None, root="/", log=lambda _: None)
+    assert sel["step"] == 0 and "check" in sel["criterion"]
+    n = training_curves(run, Path(cfg["paths"]["reports"]) / "curves_check.png")
+    assert n["train"] > 0 and n["val"] > 0  # the shipped training's own curves
+
+    nothing = deep_merge(check, {"train_mesh": {"refine": {"init": "none"}}})
+    with pytest.raises(PetraError, match="steps 0 checks a starting checkpoint"):
+        train_method(nothing, "mesh-ours-gen", track=False, root="/", log=lambda _: None)
+
+
 def test_missing_checkpoint_is_a_one_line_error(tiny) -> None:
     from petra.errors import MissingWeightsError
     from petra.generators import create

@@ -224,7 +224,7 @@ class Train:
     """``train`` (params.yaml)."""
 
     SECTION: ClassVar[str] = 'train'
-    steps: int  # released code (thesis text: 100k)
+    steps: int  # released code (thesis text: 100k); 0 = a check of a starting checkpoint (nothing trained)
     batch_size: int  # released code (thesis text: 8)
     lr: float  # released code, Ranger (thesis text: 1e-5)
     optimizer: Literal['ranger', 'adam']  # ranger | adam

@@ -410,6 +410,11 @@ class LiveRun:
         if Path(path).is_file():
             self._safe(self.c.log_artifact, self.run_id, str(path), subdir)
 
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self._safe(self.c.log_batch, self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
     def finish(self, status: str = "FINISHED") -> str:
         self._safe(self.c.set_terminated, self.run_id, status)
         return self.run_id

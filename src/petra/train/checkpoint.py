@@ -88,6 +88,13 @@ def strip_optimizer(path: str | Path) -> None:
     save_checkpoint(path, obj["parts"], obj["config"], obj["step"], None, obj.get("extra"))
 
 
+def curves_path(checkpoint: str | Path) -> Path:
+    """``<stem>.curves.json`` beside a released checkpoint: the training log rows that made it
+    (``{"provenance", "train", "val"}``), drawn by a check of that file (train.steps 0)."""
+    p = Path(checkpoint)
+    return p.with_name(p.stem + ".curves.json")
+
+
 def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     """(step, path) of every complete checkpoint of a run (with its sha256), by step."""
     d = Path(run_dir) / "checkpoints"

@@ -19,6 +19,11 @@ from its last checkpoint and sees the same batches (the sampler is a function
 of (seed, step)); its logs are cut back to that checkpoint, so the finished run's
 weights and loss history equal an uninterrupted run's. A checkpoint made with other
 params (anything but ``steps``) is not resumed: the run starts over.
+
+``steps: 0`` is a *check* of a recipe that starts from a released checkpoint (its ``init``,
+e.g. the shipped mesh-ours-gen): no data is read and nothing is optimised; the starting
+weights become the run's one checkpoint (step 0) and the summary records their file and
+sha256, so selection, evaluation and MLflow treat it like any other run.
 """
 from __future__ import annotations
 
@@ -37,7 +42,8 @@ from petra.device import resolve_device
 from petra.train.options import TrainOptions
 from petra.io import write_image
 
-from ..io import clean_temporaries, sidecar, write_json, write_text
+from ..errors import PetraError
+from ..io import clean_temporaries, sha256_file, sidecar, write_json, write_text
 from . import checkpoint as ckpt
 from .recipe import Recipe, Sampler
 from .sampler import PairSampler
@@ -122,15 +128,22 @@ def setup(
     # (a recipe with its own data, e.g. the mesh refinement's pair set, brings its samplers)
     make = getattr(recipe, "make_sampler", None)
     seed = opts.seed + 1_000_003 * rank
-    sampler: Sampler = make("train", opts.batch_size, seed) if make else PairSampler(
-        manifest, "train", opts.batch_size, seed, opts.resolution, root, mode=opts.sampling)
-    try:  # distinct pairs need a second identity, which a tiny val split may lack
-        val_r = ("val", "train") if opts.sampling == "distinct" else None
-        val_sampler: Sampler | None = make("val", opts.batch_size, opts.seed + 7) if make else PairSampler(
-            manifest, "val", opts.batch_size, opts.seed + 7, opts.resolution, root, r_splits=val_r, mode=opts.sampling)
-    except ValueError as err:
-        log(f"train: no validation ({err})")
-        val_sampler = None
+    sampler: Sampler | None = None
+    val_sampler: Sampler | None = None
+    if opts.steps == 0:  # a check of the starting checkpoint: no data
+        if getattr(recipe, "init", None) is None:
+            raise PetraError(f"train {opts.variant}: steps 0 checks a starting checkpoint, but this recipe starts "
+                             "from none (set steps >= 1, or e.g. train_mesh.refine.init: shipped)")
+    else:
+        sampler = make("train", opts.batch_size, seed) if make else PairSampler(
+            manifest, "train", opts.batch_size, seed, opts.resolution, root, mode=opts.sampling)
+        try:  # distinct pairs need a second identity, which a tiny val split may lack
+            val_r = ("val", "train") if opts.sampling == "distinct" else None
+            val_sampler = make("val", opts.batch_size, opts.seed + 7) if make else PairSampler(
+                manifest, "val", opts.batch_size, opts.seed + 7, opts.resolution, root, r_splits=val_r,
+                mode=opts.sampling)
+        except ValueError as err:
+            log(f"train: no validation ({err})")
 
     # 3. networks and optimiser
     if world > 1 and hasattr(recipe, "wrap_ddp"):
@@ -142,7 +155,8 @@ def setup(
     # 4. resume (only what these params made), logs cut back to the checkpoint
     latest = ckpt.latest_checkpoint(run_dir) if resume else None
     obj = ckpt.load_checkpoint(latest, map_location=device) if latest is not None else None
-    if obj is not None and not _same_params(obj["config"].get("params", {}), params):
+    trained_past_check = obj is not None and opts.steps == 0 and int(obj["step"]) > 0
+    if obj is not None and (trained_past_check or not _same_params(obj["config"].get("params", {}), params)):
         log(f"train: {latest} was made with other params; starting {opts.variant} over")
         if rank == 0:
             _discard_run(run_dir)
@@ -170,8 +184,8 @@ def _same_params(saved: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
 
 def _discard_run(run_dir: Path) -> None:
     """Remove the checkpoints and logs of a run made with other params (all written by petra)."""
-    for _, p in ckpt.list_checkpoints(run_dir):
-        p.unlink()
+    for p in [p for _, p in ckpt.list_checkpoints(run_dir)] + [ckpt.best_path(run_dir)]:
+        p.unlink(missing_ok=True)  # best.pt too: selection must not pick the old run's best
         sidecar(p).unlink(missing_ok=True)
     for name in ("metrics.jsonl", "val.jsonl", "summary.json"):
         (run_dir / name).unlink(missing_ok=True)
@@ -276,6 +290,7 @@ def train_loop(state: TrainState) -> dict[str, Any]:
     sums: dict[str, float] = {}
     n_acc, t_tick, t0, start = 0, time.time(), time.time(), state.step
     while state.step < o.steps:
+        assert state.sampler is not None  # built by setup whenever steps > 0
         batch = state.sampler.batch(state.step).to(state.device)
         terms = state.recipe.step(batch)
         state.optimizer.zero_grad(set_to_none=True)
@@ -308,6 +323,16 @@ def train_loop(state: TrainState) -> dict[str, Any]:
                 _sample_grid(state)
         if main and (state.step % o.checkpoint_steps == 0 or done):
             snapshot(state)
+    check: dict[str, Any] = {}
+    if o.steps == 0:
+        init = Path(state.recipe.init)  # type: ignore[attr-defined]  # setup checked it
+        if main and not ckpt.list_checkpoints(state.run_dir):
+            snapshot(state)
+        curves = ckpt.curves_path(init)
+        check = {"check": {"init": str(init), "init_sha256": sha256_file(init),
+                           "init_curves": str(curves) if curves.is_file() else None}}
+        state.log(f"train {o.variant}: steps 0: a check of {init} (sha256 {check['check']['init_sha256'][:12]}…), "
+                  "nothing trained")
     summary = {
         "variant": o.variant,
         "steps": state.step,
@@ -316,6 +341,7 @@ def train_loop(state: TrainState) -> dict[str, Any]:
         "last": state.history[-1] if state.history else {},
         "checkpoints": [p.name for _, p in ckpt.list_checkpoints(state.run_dir)],
         "best_val_total": state.best_val,
+        **check,
     }
     if main:
         write_json(state.run_dir / "summary.json", summary)

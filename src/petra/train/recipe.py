@@ -17,7 +17,9 @@ A recipe provides
   each a module state dict; ``load_state_dict(parts)`` restores them;
 * ``train(mode)`` switches the trainable parts between train and eval mode;
 * ``wrap_ddp(device_ids)`` (optional) wraps trainable modules for
-  DistributedDataParallel.
+  DistributedDataParallel;
+* ``init`` (optional): the checkpoint file the parts started from, if any; only such a
+  recipe can run ``steps: 0`` (a check of that file, :mod:`petra.train.loop`).
 
 Each generator package builds its own recipe (its ``prepare_training`` hook, see
 :mod:`petra.generators`); the loop receives it ready-made.

@@ -52,6 +52,9 @@ def run_train(
         raise
     summary["wall_seconds"] = round(time.time() - t0, 1)
     if live is not None and state.rank == 0:
+        if "check" in summary:  # train.steps 0: which file this run checked, findable in the MLflow UI
+            live.set_tags({"petra.check": Path(summary["check"]["init"]).name,
+                           "petra.init_sha256": summary["check"]["init_sha256"]})
         summary["mlflow_run_id"] = finish_training_run(live, out)
         _log_checkpoint(summary["mlflow_run_id"], out)
     if state.rank == 0:

@@ -133,6 +133,16 @@ def run_select(cfg: Mapping[str, Any], method: str, make_reenactor: Callable[[Pa
     ckpts = ckpt.list_checkpoints(rdir)
     if not ckpts:
         raise InputError(rdir, "no checkpoints; run `petra train` first")
+    summary = rdir / "summary.json"
+    check = json.loads(summary.read_text()).get("check") if summary.is_file() else None
+    if check:  # train.steps 0: the starting checkpoint is the run; nothing to choose between
+        step, path = ckpts[-1]
+        out = {"method": method, "checkpoint": str(path), "step": step,
+               "criterion": f"check of {Path(check['init']).name} (train.steps 0): its one checkpoint",
+               "init_sha256": check["init_sha256"], "size": int(cfg["align"]["size"])}
+        write_json(selected_path(cfg, method), out)
+        log(f"select {method}: the checked starting checkpoint ({time.time() - t0:.1f} s)")
+        return out
     by_metrics = run_selection(rdir) == "metrics"
     best_pt = ckpt.best_path(rdir)
     if not by_metrics and best_pt.is_file():

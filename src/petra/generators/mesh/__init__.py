@@ -46,11 +46,12 @@ def prepare_training(cfg: Mapping[str, Any], method: Any, manifest: Any,
 
 def train_rule(cfg: Mapping[str, Any], method: Any) -> dict[str, Any]:
     """What the train rule of a mesh variant reads: the fits and LPIPS; `train_mesh` + the loop keys."""
-    from .train_params import rule_params
+    from .train_params import mesh_variant_params, rule_params
 
     if variant_recipe(cfg, method.variant) == "refine":
         refine = build(TrainMeshRefine, cfg["train_mesh"].get("refine"))
-        return {"inputs": {"pairs": str(refine_data_dir(cfg, refine.data.source) / "done.json")},
+        check = int(mesh_variant_params(cfg, method.variant)["steps"]) == 0  # the shipped file as is: no pair set
+        return {"inputs": {} if check else {"pairs": str(refine_data_dir(cfg, refine.data.source) / "done.json")},
                 "weights": ["lpips_alex"] + (["mesh_ours_gen"] if refine.init == "shipped" else []),
                 "params": rule_params(cfg, method.variant)}
     return {"inputs": {"fits": str(latents_dir(cfg, "mesh") / "index.parquet")}, "weights": ["lpips_alex"],

@@ -92,8 +92,11 @@ def refine_recipe(cfg: Mapping[str, Any], params: Mapping[str, Any], log: Callab
     from .refine.shipped import shipped_path
 
     opts = RefineOptions.from_params(params["train_mesh"].get("refine") or {})
-    data = RefineData.load(refine_data_dir(cfg, opts.data.source))
     init = shipped_path() if opts.init == "shipped" else None
+    if int(params["steps"]) == 0:  # a check of the starting checkpoint: no pair set needed
+        log(f"train: refine recipe, steps 0: a check of {init or 'no starting checkpoint'}")
+        return RefineRecipe(opts, None, None, "cpu", init)
+    data = RefineData.load(refine_data_dir(cfg, opts.data.source))
     log(f"train: refine recipe on {len(data.pairs)} pairs of {data.table['clip'].nunique()} clips"
         + (f", starting from {init}" if init else ", from zero"))
     return RefineRecipe(opts, data, load_lpips(cfg, params.get("lpips_net", "alex")), "cpu", init)

@@ -132,9 +132,11 @@ class RefineSampler:
 class RefineRecipe:
     """The shared loop's recipe for ``mesh-ours-gen`` (see :mod:`petra.train.recipe`)."""
 
-    def __init__(self, opts: RefineOptions, data: RefineData, lpips_fn: Callable[..., torch.Tensor] | None,
+    def __init__(self, opts: RefineOptions, data: RefineData | None, lpips_fn: Callable[..., torch.Tensor] | None,
                  device: str = "cpu", init: Path | None = None) -> None:
+        """``data`` None: a check of ``init`` (train.steps 0), which reads no pairs."""
         self.opts, self.data, self.lpips, self.device = opts, data, lpips_fn, torch.device(device)
+        self.init = init
         self.R = RefineNet(opts.width).to(self.device)
         if init is not None:
             from .shipped import load_net_state
@@ -146,6 +148,8 @@ class RefineRecipe:
 
     # the loop's hooks
     def make_sampler(self, split: str, batch_size: int, seed: int) -> RefineSampler:
+        if self.data is None:
+            raise ValueError("no pair set loaded (a check: train.steps 0)")
         return RefineSampler(self.data, split, batch_size, seed, self.opts, augment=split == "train")
 
     def trainable_parameters(self) -> Iterable[torch.nn.Parameter]:

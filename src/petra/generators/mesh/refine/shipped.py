@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from petra.errors import PetraError
-from petra.io import atomic_path, sha256_file
+from petra.io import atomic_path, sha256_file, write_json
 from petra.safeload import safe_torch_load
+from petra.train.checkpoint import curves_path
 
 REGISTRY_NAME = "mesh_ours_gen"
 FILENAME = "mesh_ours_gen.pt"
@@ -43,12 +44,18 @@ def load_net_state(path: str | Path) -> Mapping[str, Any]:
     return read(path)["R"]
 
 
-def export(checkpoint: str | Path, out: str | Path, provenance: Mapping[str, Any]) -> str:
-    """Write a training checkpoint's net in the shipped format; returns the file's sha256."""
+def export(checkpoint: str | Path, out: str | Path, provenance: Mapping[str, Any],
+           curves: Mapping[str, Any] | None = None) -> str:
+    """Write a training checkpoint's net in the shipped format; returns the file's sha256.
+    ``curves`` (the run's ``{"train": [...], "val": [...]}`` log rows) go beside it
+    (:func:`petra.train.checkpoint.curves_path`), so a check of the shipped file can still
+    show how it was trained."""
     import torch
 
-
     src = read(checkpoint)
+    prov = {**src["provenance"], **dict(provenance)}
     with atomic_path(out) as tmp:
-        torch.save({"R": src["R"], "width": src["width"], "provenance": {**src["provenance"], **dict(provenance)}}, tmp)
+        torch.save({"R": src["R"], "width": src["width"], "provenance": prov}, tmp)
+    if curves is not None:
+        write_json(curves_path(out), {"provenance": prov, **dict(curves)})
     return sha256_file(out)
