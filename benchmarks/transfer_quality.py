@@ -15,6 +15,12 @@ Per case x target one JSON line; then one summary line with the issue's goals:
   mean and the driver's relative to its own, divided by what a frozen output (the
   target unchanged) scores (goal <= 0.3).
 
+A second reader, to tell the engine from the reader: ``mouth_corr_mp`` / ``eye_corr_mp``
+read driver and output with MediaPipe instead (inner-lip / eye-contour area over the
+squared corner distance), and ``mouth_readers`` / ``eye_readers`` correlate the two readers
+(dlib vs MediaPipe) on the driver alone: where two face readers disagree that much on the
+same real frames, a correlation goal measured with one of them is bounded by that noise.
+
 Usage::
 
     python benchmarks/transfer_quality.py [--targets a.jpg,b.jpg] [--per-kind 2] [--frames 90]
@@ -70,14 +76,22 @@ class Meter:
         self.frame_lm = Landmarker(upsample=1, min_face_px=20)
         self.emb = DlibResnet()
 
-    def pose(self, rgb: np.ndarray) -> tuple[float, np.ndarray] | None:
+    def mesh(self, rgb: np.ndarray) -> np.ndarray | None:
+        """MediaPipe's 478 points [478, 3] (px), or None."""
         from petra.errors import NoFaceError
-        from petra.geometry.frame import fit_similarity
 
         try:
-            s = fit_similarity(self.fm.detect(rgb))
+            return self.fm.detect(rgb)
         except NoFaceError:
             return None
+
+    @staticmethod
+    def pose(pts: np.ndarray | None) -> tuple[float, np.ndarray] | None:
+        from petra.geometry.frame import fit_similarity
+
+        if pts is None:
+            return None
+        s = fit_similarity(pts)
         return s.scale, s.rotation
 
     def landmarks(self, rgb: np.ndarray, crop: bool) -> np.ndarray | None:
@@ -96,28 +110,58 @@ def _ratios(lm: np.ndarray | None) -> tuple[float, float]:
     return float(r[2]), float(0.5 * (r[0] + r[1]))
 
 
+def _loop_opening(pts: np.ndarray, loop: np.ndarray) -> float:
+    """Area inside a contour over its squared width (corner to corner): 0 = shut."""
+    xy = pts[loop, :2]
+    x, y = xy[:, 0], xy[:, 1]
+    area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    width = float(np.ptp(x))
+    return float(area / max(width * width, 1e-6))
+
+
+def _mp_ratios(pts: np.ndarray | None) -> tuple[float, float]:
+    """(mouth, mean eye) opening read by MediaPipe (the second reader)."""
+    from petra.geometry.canonical import canonical_face
+
+    if pts is None:
+        return float("nan"), float("nan")
+    loops = canonical_face().loops
+    eyes = 0.5 * (_loop_opening(pts, loops["eye_right"]) + _loop_opening(pts, loops["eye_left"]))
+    return _loop_opening(pts, loops["mouth_inner"]), eyes
+
+
 def measure_driver(meter: Meter, source: list[np.ndarray]) -> dict[str, np.ndarray | list]:
-    """Driver series on the frames as filmed: mouth/eye ratios and head rotations."""
-    mouth, eyes, rots = [], [], []
+    """Driver series on the frames as filmed: mouth/eye ratios (dlib; MediaPipe as a second reader)
+    and head rotations."""
+    mouth, eyes, rots, mp_mouth, mp_eyes = [], [], [], [], []
     for f in source:
         m, e = _ratios(meter.landmarks(f, crop=False))
         mouth.append(m)
         eyes.append(e)
-        p = meter.pose(f)
+        pts = meter.mesh(f)
+        mm, me = _mp_ratios(pts)
+        mp_mouth.append(mm)
+        mp_eyes.append(me)
+        p = meter.pose(pts)
         rots.append(None if p is None else p[1])
-    return {"mouth": np.array(mouth), "eyes": np.array(eyes), "rot": rots}
+    return {"mouth": np.array(mouth), "eyes": np.array(eyes), "rot": rots,
+            "mp_mouth": np.array(mp_mouth), "mp_eyes": np.array(mp_eyes)}
 
 
 def measure_output(meter: Meter, target_crop: np.ndarray, crops: list[np.ndarray], driver: dict,
                    id_every: int = 3) -> dict[str, float]:
     """Case x target metrics (see the module docstring)."""
-    tpose = meter.pose(target_crop)
+    tpose = meter.pose(meter.mesh(target_crop))
     assert tpose is not None, "no face in the target crop"
     tlm = meter.landmarks(target_crop, crop=True)
     temb = meter.emb(target_crop, tlm)
-    scale_dev, mouth, eyes, rots, dists = [], [], [], [], []
+    scale_dev, mouth, eyes, rots, dists, mp_mouth, mp_eyes = [], [], [], [], [], [], []
     for i, c in enumerate(crops):
-        p = meter.pose(c)
+        pts = meter.mesh(c)
+        mm, me = _mp_ratios(pts)
+        mp_mouth.append(mm)
+        mp_eyes.append(me)
+        p = meter.pose(pts)
         scale_dev.append(abs(p[0] / tpose[0] - 1.0) if p is not None else float("nan"))
         rots.append(None if p is None else p[1])
         lm = meter.landmarks(c, crop=True)
@@ -142,6 +186,10 @@ def measure_output(meter: Meter, target_crop: np.ndarray, crops: list[np.ndarray
         "scale_dev": float(np.nanmax(scale_dev)) if np.isfinite(scale_dev).any() else float("nan"),
         "mouth_corr": _pearson(driver["mouth"], np.array(mouth)),
         "eye_corr": _pearson(driver["eyes"], np.array(eyes)),
+        "mouth_corr_mp": _pearson(driver["mp_mouth"], np.array(mp_mouth)),
+        "eye_corr_mp": _pearson(driver["mp_eyes"], np.array(mp_eyes)),
+        "mouth_readers": _pearson(driver["mouth"], driver["mp_mouth"]),
+        "eye_readers": _pearson(driver["eyes"], driver["mp_eyes"]),
         "id_dist": float(np.mean(dists)) if dists else float("nan"),
         "rot_err_deg": rot_err, "rot_frozen_deg": rot_frozen,
         "rot_ratio": rot_err / rot_frozen if rot_frozen > 0 else float("nan"),
@@ -255,6 +303,8 @@ def main() -> None:
         "scale_dev_max": agg("scale_dev", None, np.nanmax),
         "mouth_corr": agg("mouth_corr"), "mouth_corr_mid": agg("mouth_corr", ("mid_open", "mid_smile")),
         "eye_corr": agg("eye_corr"),
+        "mouth_corr_mp": agg("mouth_corr_mp"), "eye_corr_mp": agg("eye_corr_mp"),
+        "mouth_readers": agg("mouth_readers"), "eye_readers": agg("eye_readers"),
         "id_dist": agg("id_dist"), "id_dist_max": agg("id_dist", None, np.nanmax),
         "rot_ratio": round(float(rot_err / rot_fro), 4) if rot_fro > 0 else float("nan"),
         "rot_ratio_turn": round(float(turn_err / turn_fro), 4) if turn_fro > 0 else float("nan"),

@@ -344,7 +344,8 @@ class TrainMeshRefine:
     cross_share: float  # share of cross-identity pairs per batch (the `keep` term)
     scale_jitter: float
     colour_jitter: float
-    init: Literal['shipped', 'none']  # shipped: fine-tune the packaged checkpoint | none: from zero (train_full)
+    # shipped: start from the packaged checkpoint (check it: steps 0, or fine-tune it) | none: from zero (train_full)
+    init: Literal['shipped', 'none']
     weights: Mapping[str, float]
     data: TrainMeshRefineData  # the pair set (petra refine-data): frames + hand-made renders
 

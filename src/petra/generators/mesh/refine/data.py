@@ -6,7 +6,7 @@ numpy/MediaPipe renderer, not a torch graph. Rendering each pair once (~25 ms) a
 storing base, driver regions and masks makes a training step cost only the net.
 
 * frames: ``source: manifest`` takes the manifest's aligned crops (the 0.5 s samples:
-  the sample profile's short fine-tune); ``source: clips`` decodes every
+  a fine-tune on the sample, ``train.steps`` > 0); ``source: clips`` decodes every
   ``frame_step``-th frame of every train/val clip and aligns it as the align stage does
   (FFHQ alignment on dlib landmarks), for the full training;
 * self pairs (target, driver = ground truth) from one clip, targets spread over the clip,

@@ -1,8 +1,8 @@
 """The shipped refinement checkpoint: a file in this package, registered with its sha256.
 
 Why in the package: ``pip install petra`` then ``petra transfer --method mesh-ours-gen``
-must work offline, and the sample run fine-tunes from it instead of training from
-zero. The file holds only the net (``{"R": state_dict, "width": int, "provenance": {...}}``)
+must work offline, and the sample run checks it (``train.steps: 0``) instead of training
+from zero; beside it, ``mesh_ours_gen.curves.json`` holds the curves of the run that made it. The file holds only the net (``{"R": state_dict, "width": int, "provenance": {...}}``)
 and is read with ``weights_only=True`` after its hash is checked (:mod:`petra.weights`).
 """
 from __future__ import annotations
