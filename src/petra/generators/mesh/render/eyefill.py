@@ -10,13 +10,14 @@ each eye (brightness, 30 % of the colour, the target skin's saturation:
 :mod:`.interior`), and composited inside the eroded, blurred output eye contour, under the
 target's own lash lines (the lash strips of :mod:`.lids` lie outside the contour).
 
-The weight per eye rises smoothly with the share of the output opening the target cannot
-fill: ``1 - usable / output`` opening (lid gap over eye width), where a target eye without
-an eyeball (:func:`petra.generators.mesh.render.eyes.has_eyeball`: no iris patch) has
-nothing usable. It is exactly 0 while the target shows more than half of the commanded
-opening (:data:`MISSING_FROM`), so open-eyed targets render as before, and it also needs
-the output to open beyond the target's own lids (:data:`EXTRA_FROM`), so a closed target
-that stays closed is untouched.
+The weight per eye is a product of smooth steps: how closed the target's eye is (its
+*usable* opening, lid gap over eye width, counting 0 for an eye without an eyeball,
+:func:`petra.generators.mesh.render.eyes.has_eyeball`: no iris patch; an eye open at least
+:data:`USABLE_OPEN` keeps its own eyeball whatever the output does, so open-eyed targets
+render exactly as before), the share of the output opening the target cannot fill
+(``1 - usable / output``, from :data:`MISSING_FROM`), and how far the output opens beyond
+the target's own lids (from :data:`EXTRA_FROM`, so a closed target that stays closed is
+untouched).
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from . import lids
 from .eyes import EYES, has_eyeball
 from .interior import InteriorDraw, colour_gain, rasterise, saturation_kept, skin_colour
 
+USABLE_OPEN = 0.2    # a target eye showing an eyeball this open (lid gap / eye width) keeps its own eye
+USABLE_SHUT = 0.1    # ... one at most this open (or without an eyeball) counts as closed
 MISSING_FROM = 0.5   # share of the output opening the target cannot fill at which the driver's eye comes in
 MISSING_FULL = 0.75  # ... and at which it owns the opening
 EXTRA_FROM = 0.02    # output opening beyond the target's own (lid gap / eye width) at which it comes in
@@ -78,10 +81,11 @@ def fill_weight(open_out: float, open_tgt: float, usable_tgt: float) -> float:
 
     ``open_out`` / ``open_tgt``: output / target lid gap over eye width; ``usable_tgt``: the
     part of the target's opening that shows an eyeball (0 when it has none)."""
-    if open_out <= 0.0:
+    closed = _smooth((USABLE_OPEN - usable_tgt) / (USABLE_OPEN - USABLE_SHUT))
+    if open_out <= 0.0 or closed <= 0.0:
         return 0.0
     missing = 1.0 - usable_tgt / open_out
-    return (_smooth((missing - MISSING_FROM) / (MISSING_FULL - MISSING_FROM))
+    return (closed * _smooth((missing - MISSING_FROM) / (MISSING_FULL - MISSING_FROM))
             * _smooth((open_out - open_tgt - EXTRA_FROM) / (EXTRA_FULL - EXTRA_FROM)))
 
 
