@@ -39,6 +39,14 @@ def iris_radius(pts: np.ndarray, iris: np.ndarray) -> float:
     return float(np.linalg.norm(pts[iris[1:], :2] - pts[iris[0], :2], axis=1).mean())
 
 
+def has_eyeball(pts: np.ndarray, eye: str, iris: np.ndarray) -> bool:
+    """Whether the eye ``eye`` (with iris vertices ``iris``) of mesh ``pts`` [478, >=2] shows an
+    eyeball: an iris of at least 2 px radius and an opening of at least MIN_OPEN iris diameters."""
+    r = iris_radius(pts, iris)
+    loop = canonical_face().loops[eye]
+    return bool(r >= 2.0 and pts[loop, 1].max() - pts[loop, 1].min() >= MIN_OPEN * 2 * r)
+
+
 def eye_polygon_mask(pts: np.ndarray, loop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import cv2
 
@@ -60,12 +68,10 @@ def build_atlas(target: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, list[I
     base = target.copy()
     patches: list[tuple[str, np.ndarray, np.ndarray, float]] = []
     for eye, iris in EYES:
-        r = iris_radius(pts, iris)
-        loop = cf.loops[eye]
-        opening = eye_polygon_mask(pts, loop, (h, w))
-        span = pts[loop, 1].max() - pts[loop, 1].min()
-        if r < 2.0 or span < MIN_OPEN * 2 * r:
+        if not has_eyeball(pts, eye, iris):
             continue
+        r = iris_radius(pts, iris)
+        opening = eye_polygon_mask(pts, cf.loops[eye], (h, w))
         c = pts[iris[0], :2]
         disk = np.zeros((h, w), np.uint8)
         cv2.circle(disk, tuple(np.round(c * 16).astype(int)), int(round(r * 1.15 * 16)), 255, -1, cv2.LINE_8, 4)

@@ -20,7 +20,9 @@ from .field import (Topology, draw_order, extend_depth, extend_points, rasterize
 from .lids import band_stretch
 from .lidskin import SkinDraw, plan_skin, skin_plate
 from .shut import ShutDraw, lash_colours, lid_gaps, plan_shut
-from .mouth import MouthDraw, opening, plan_mouth, ring_luma, skin_colour
+from .eyefill import eye_openings, eye_skin, plan_eyes, usable_openings
+from .interior import InteriorDraw, skin_colour
+from .mouth import opening, plan_mouth, ring_luma
 
 HIDDEN_RATIO = 0.0    # target triangle area / its mirror twin's below this (back-facing) = hidden in the target
 TURNED_YAW = 12.0     # ... when the target's |yaw| exceeds this (degrees)
@@ -46,6 +48,9 @@ class TargetPlan:
     ring: np.ndarray | None = None     # [20] skin luminance around the mouth (local colour matching)
     plate: np.ndarray | None = None    # [H, W, 3] uint8: eye openings and lash bands painted out (lidskin.py)
     lash: np.ndarray | None = None     # [2, 3] float32 RGB of each eye's upper lash line (shut.py)
+    eye_open: np.ndarray | None = None    # [2] lid gap / eye width per eye (eyefill.py)
+    eye_usable: np.ndarray | None = None  # [2] the same where the eye shows an eyeball, else 0
+    eye_skin: np.ndarray | None = None    # [2, 3] float32 skin colour around each eye
 
 
 @dataclass(frozen=True)
@@ -55,12 +60,13 @@ class FramePlan:
     ids: np.ndarray            # [H, W] int32 owning triangle (-1: none)
     src_triangles: np.ndarray  # [T, 3] source-side vertex indices (mirror twins where hidden)
     irises: list[IrisDraw]
-    mouth: MouthDraw | None
+    mouth: InteriorDraw | None
     revealed: np.ndarray | None = None  # [H, W] bool: pixels of face triangles the output reveals
     src_ext: np.ndarray | None = None   # [P, 2] extended texture points (numpy; the fast path reuses them)
     dst_ext: np.ndarray | None = None   # [P, 2] extended output points
     skin: tuple[SkinDraw, ...] = ()     # stretched lid bands: where they show the skin plate
     shut: tuple[ShutDraw, ...] = ()     # closing eyes: where the lids meet in a lash-coloured line
+    eyes: tuple[InteriorDraw, ...] = ()  # eyes opened beyond the target's: the driver's eye interior
 
 
 def _check_points(pts: np.ndarray, name: str) -> np.ndarray:
@@ -103,7 +109,7 @@ def prepare_target(target: np.ndarray, points: np.ndarray, gaze: bool = True,
         person, nearest = person_and_nearest(target, person_soft)
     return TargetPlan(target.shape[:2], pts, atlas, irises, opening(pts), skin_colour(target, pts), area,
                       twin_area, hidden, person, nearest, ring_luma(target, pts), skin_plate(target, pts),
-                      lash_colours(target, pts))
+                      lash_colours(target, pts), eye_openings(pts), usable_openings(pts), eye_skin(target, pts))
 
 
 def person_and_nearest(rgb: np.ndarray, soft: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -152,8 +158,12 @@ def extended(tp: TargetPlan, out_pts: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None = None,
-               driving_pts: np.ndarray | None = None, topo: Topology | None = None) -> FramePlan:
-    """Visibility and layers of one output frame (``out_pts``: [478, 3] output mesh, px)."""
+               driving_pts: np.ndarray | None = None, topo: Topology | None = None,
+               mouth_interior: bool = True) -> FramePlan:
+    """Visibility and layers of one output frame (``out_pts``: [478, 3] output mesh, px).
+
+    With the driving frame and its mesh, the mouth (``mouth_interior``) and eye interiors the
+    target cannot show come from the driving frame."""
     out_pts = _check_points(out_pts, "output points")
     topo = topo or topology()
     src_ext, dst_ext = extended(tp, out_pts)
@@ -177,9 +187,13 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
         revealed = table[ids]  # ids == -1 picks the trailing False
     irises = plan_irises(out_pts, tp.irises, tp.size)
     mouth = None
+    eyes: tuple[InteriorDraw, ...] = ()
     if driving is not None and driving_pts is not None:
-        mouth = plan_mouth(out_pts, _check_points(driving_pts, "driving points"), driving,
-                           tp.mouth_open, tp.skin, tp.size, tp.ring)
+        drv_pts = _check_points(driving_pts, "driving points")
+        if mouth_interior:
+            mouth = plan_mouth(out_pts, drv_pts, driving, tp.mouth_open, tp.skin, tp.size, tp.ring)
+        if tp.eye_open is not None and tp.eye_usable is not None and tp.eye_skin is not None:
+            eyes = plan_eyes(out_pts, drv_pts, driving, tp.eye_open, tp.eye_usable, tp.skin, tp.eye_skin, tp.size)
     rigid = canonical_face().rigid
     a, b, _ = similarity_2d(tp.points[rigid, :2], out_pts[rigid, :2])
     scale = float(np.hypot(a, b))
@@ -189,4 +203,4 @@ def plan_frame(tp: TargetPlan, out_pts: np.ndarray, driving: np.ndarray | None =
     shut: tuple[ShutDraw, ...] = ()
     if tp.lash is not None:
         shut = tuple(plan_shut(ids, lid_gaps(tp.points[:, :2], out_pts[:, :2], scale), dst_ext))
-    return FramePlan(ids, src_tris, irises, mouth, revealed, src_ext, dst_ext, skin, shut)
+    return FramePlan(ids, src_tris, irises, mouth, revealed, src_ext, dst_ext, skin, shut, eyes)

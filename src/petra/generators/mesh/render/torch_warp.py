@@ -3,8 +3,8 @@
 Builds the same backward sampling field as the fast path (:mod:`petra.generators.mesh.render.warp`)
 from torch mesh tensors and applies it with ``grid_sample``, so gradients reach both
 meshes (through the per-triangle affine maps, the extension rings and the iris maps)
-and the texture. Visibility (which triangle owns a pixel), the atlas and the mouth
-layer's masks come from :mod:`petra.generators.mesh.render.plan` without gradients, as in any
+and the texture. Visibility (which triangle owns a pixel), the atlas and the mouth and
+eye layers' masks come from :mod:`petra.generators.mesh.render.plan` without gradients, as in any
 rasterizer.
 
 Public entry point for other modules::
@@ -20,11 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from petra.geometry.canonical import canonical_face
 from .eyes import iris_maps
 from .field import dense_field_torch, extend_points, topology, triangle_affines
+from .interior import composite_torch
 from .lidskin import skin_maps
-from .mouth import grade
 from .plan import FramePlan, TargetPlan, guard_background, plan_frame, prepare_target
 
 
@@ -98,20 +97,9 @@ def render_planned(tp: TargetPlan, fp: FramePlan, atlas: Any, src_pts: Any, out_
             colour = torch.as_tensor(tp.lash[e.eye] * (scale / 255.0), dtype=img.dtype, device=img.device)[:, None, None]
             region = img[:, e.y0:e.y0 + h, e.x0:e.x0 + w]
             img[:, e.y0:e.y0 + h, e.x0:e.x0 + w] = region + (colour - region) * a
-    m = fp.mouth
-    if m is not None and driving is not None and driving_pts is not None:
-        import torch
-
-        aff = triangle_affines(driving_pts[:, :2], out_pts[:, :2], canonical_face().triangles)
-        f = dense_field_torch(aff, m.ids, m.x0, m.y0)
-        layer = _grid_sample(driving, f[..., 0], f[..., 1])
-        hi = 255.0 if float(driving.detach().max()) > 1.5 else 1.0
-        layer = grade(layer, m.gain, m.saturation, m.shade).clamp(0.0, hi)
-        a = torch.as_tensor(m.alpha, dtype=img.dtype, device=img.device)[None]
-        h, w = m.ids.shape
-        region = img[:, m.y0:m.y0 + h, m.x0:m.x0 + w]
-        img = img.clone()
-        img[:, m.y0:m.y0 + h, m.x0:m.x0 + w] = region * (1 - a) + layer * a
+    if driving is not None and driving_pts is not None:
+        for d in fp.eyes + ((fp.mouth,) if fp.mouth is not None else ()):  # driving-frame interiors
+            img = composite_torch(img, d, driving, driving_pts, out_pts, _grid_sample)
     return img
 
 
@@ -145,7 +133,8 @@ def render(target: Any, src_mesh_px: Any, dst_mesh_px: Any, driving: Any | None 
     """Warp ``target`` [3, H, W] from its mesh ``src_mesh_px`` to ``dst_mesh_px``; returns [3, H, W].
 
     Differentiable in ``target`` and both meshes. With ``driving`` (+ its mesh) the mouth
-    interior is synthesised from the driving frame when the output opens the mouth.
+    interior is synthesised from the driving frame when the output opens the mouth, and the
+    eye interior when the output opens an eye the target keeps closed.
     """
     src_np = src_mesh_px.detach().cpu().double().numpy()
     dst_np = dst_mesh_px.detach().cpu().double().numpy()

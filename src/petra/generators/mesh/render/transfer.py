@@ -118,7 +118,8 @@ class Transfer:
             self.crop, self.src_to_crop = al.image, al.src_to_crop
             self.crop_pts = mesh_to_crop(pts, al.src_to_crop)
         self.params: FaceParams = fit_face(self.crop_pts)
-        self.warper = MeshWarper(self.crop, self.crop_pts, gaze=self.cfg.gaze, head=self.cfg.head_layer)
+        self.warper = MeshWarper(self.crop, self.crop_pts, gaze=self.cfg.gaze, head=self.cfg.head_layer,
+                                 mouth=self.cfg.mouth_interior)
         self.reference: FaceParams | None = None
         self._last_face: FaceParams | None = None
         self._warned_turn = False
@@ -298,10 +299,7 @@ class Transfer:
             out_mesh = compose_mesh(self.params, self._clamped(src, self.params.pose.rotation), None, "absolute",
                                     self.cfg.expression_scale)
         self._last_face = src
-        if self.cfg.mouth_interior:
-            crop = self.warper.render(out_mesh, driving, pts)
-        else:
-            crop = self.warper.render(out_mesh)
+        crop = self.warper.render(out_mesh, driving, pts)  # + mouth and eye interiors from the driver
         if self.refiner is not None:
             crop = self.refiner(self.crop, crop, out_mesh, driving, pts)
         full = None

@@ -9,11 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from petra.geometry.canonical import canonical_face
 from .eyes import iris_maps
 from .field import dense_field_np, topology, triangle_affines
+from .interior import composite_np
 from .lidskin import skin_maps
-from .mouth import grade
 from .plan import FramePlan, TargetPlan, extended, guard_background, plan_frame, prepare_target
 
 
@@ -58,19 +57,12 @@ def render_np(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray, driving: np.nd
         region = img[e.y0:e.y0 + h, e.x0:e.x0 + w].astype(np.float32)
         img[e.y0:e.y0 + h, e.x0:e.x0 + w] = np.clip(region + (tp.lash[e.eye] - region) * e.alpha[..., None] + 0.5,
                                                    0, 255).astype(np.uint8)
-    m = fp.mouth
-    if m is not None and driving is not None and driving_pts is not None:
-        aff = triangle_affines(driving_pts[:, :2], out_pts[:, :2], canonical_face().triangles)
-        dx, dy = dense_field_np(aff, m.ids, m.x0, m.y0)
-        layer = cv2.remap(driving, dx, dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        h, w = m.ids.shape
-        region = img[m.y0:m.y0 + h, m.x0:m.x0 + w].astype(np.float32)
-        a = m.alpha[..., None]
-        mixed = region * (1.0 - a) + np.clip(grade(layer.astype(np.float32), m.gain, m.saturation, m.shade), 0, 255) * a
-        img[m.y0:m.y0 + h, m.x0:m.x0 + w] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
-        if return_maps:  # mark the mouth layer as "moved" for paste-back masks
-            sel = m.alpha > 0.01
-            mx[m.y0:m.y0 + h, m.x0:m.x0 + w][sel] += 1.0
+    if driving is not None and driving_pts is not None:
+        for d in fp.eyes + ((fp.mouth,) if fp.mouth is not None else ()):  # driving-frame interiors
+            composite_np(img, d, driving, driving_pts, out_pts)
+            if return_maps:  # mark the layer as "moved" for paste-back masks
+                h, w = d.ids.shape
+                mx[d.y0:d.y0 + h, d.x0:d.x0 + w][d.alpha > 0.01] += 1.0
     return (img, (mx, my)) if return_maps else img
 
 
@@ -78,21 +70,24 @@ class MeshWarper:
     """Render one target under many output meshes (target-side work done once).
 
     ``head``: composite the warped person over a background plate (:mod:`petra.generators.mesh.render.head`),
-    so the background stays still and what the moving head reveals is filled.
+    so the background stays still and what the moving head reveals is filled; ``mouth``: the
+    driving frame's mouth interior where the output opens the mouth.
     """
 
-    def __init__(self, target: np.ndarray, target_pts: np.ndarray, gaze: bool = True, head: bool = False) -> None:
+    def __init__(self, target: np.ndarray, target_pts: np.ndarray, gaze: bool = True, head: bool = False,
+                 mouth: bool = True) -> None:
         from .head import person_mask, prepare_head
 
         soft = person_mask(target) if head else None
         self.plan = prepare_target(target, target_pts, gaze=gaze, person_soft=soft)
         self.head = prepare_head(target, soft) if head else None
+        self.mouth = mouth  # the driving frame's mouth interior (mesh.mouth_interior)
         self.last_maps: tuple[np.ndarray, np.ndarray] | None = None  # backward map of the last frame
 
     def render(self, out_pts: np.ndarray, driving: np.ndarray | None = None,
                driving_pts: np.ndarray | None = None) -> np.ndarray:
-        """RGB uint8 [H, W, 3]; the mouth layer needs the driving frame and its mesh."""
-        fp = plan_frame(self.plan, out_pts, driving, driving_pts)
+        """RGB uint8 [H, W, 3]; the mouth and eye interiors need the driving frame and its mesh."""
+        fp = plan_frame(self.plan, out_pts, driving, driving_pts, mouth_interior=self.mouth)
         img, self.last_maps = render_np(self.plan, fp, out_pts, driving, driving_pts, return_maps=True)
         if self.head is not None:
             from .head import composite
