@@ -126,6 +126,36 @@ def test_train_mesh_checkpoints_resumes_and_drives(tiny, capsys) -> None:
     assert np.abs(out.astype(int) - target.astype(int)).mean() > 0.5  # the head moved
 
 
+def test_a_training_step_has_the_same_gradient_every_time(tiny, tmp_path: Path) -> None:
+    """Same params + seed = same weights: the loop's setup switches on deterministic kernels, so one
+    batch's backward on 2 threads gives bit-identical gradients. (Without them one backward op's
+    accumulation order varied by ~1e-8 between identical steps at the sample's 128 px / batch 8,
+    Adam grew that into different runs, and mesh-ours' evaluation rows differed between two cold
+    sample runs.)"""
+    from petra import generators
+    from petra.config import deep_merge
+    from petra.train.loop import setup
+
+    cfg, df, _ = tiny
+    cfg = deep_merge(cfg, {"train_mesh": {"train": {"resolution": 128, "batch_size": 8}}})
+    threads = torch.get_num_threads()
+    try:
+        m = generators.parse("mesh-ours", cfg)
+        params, recipe, rows = generators.package(m).prepare_training(cfg, m, df, lambda _: None)
+        torch.set_num_threads(2)
+        state = setup(cfg, params, tmp_path / "run", rows, recipe, root="/", resume=False, log=lambda _: None)
+        batch = state.sampler.batch(0)
+        grads = []
+        for _ in range(3):
+            state.optimizer.zero_grad(set_to_none=True)
+            recipe.step(batch)["total"].backward()
+            grads.append(torch.cat([p.grad.flatten() for p in recipe.trainable_parameters() if p.grad is not None]))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(grads[0], grads[1]) and torch.equal(grads[0], grads[2]), \
+        float(max((grads[1] - grads[0]).abs().max(), (grads[2] - grads[0]).abs().max()))
+
+
 def test_steps_0_checks_the_shipped_checkpoint_without_data_and_replaces_a_trained_run(tiny) -> None:
     """train.steps 0 (the sample profile's mesh-ours-gen): the shipped file, hash-checked, becomes the run's one
     checkpoint without reading the pair set; it replaces a trained run (and its best.pt, which selection would

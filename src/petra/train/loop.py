@@ -17,7 +17,8 @@ at the end). With ``selection: val_loss`` (the released code) it also keeps
 An interrupted run restarted with the same arguments continues
 from its last checkpoint and sees the same batches (the sampler is a function
 of (seed, step)); its logs are cut back to that checkpoint, so the finished run's
-weights and loss history equal an uninterrupted run's. A checkpoint made with other
+weights and loss history equal an uninterrupted run's (bit for bit: deterministic kernels are
+switched on). A checkpoint made with other
 params (anything but ``steps``) is not resumed: the run starts over.
 
 ``steps: 0`` is a *check* of a recipe that starts from a released checkpoint (its ``init``,
@@ -122,6 +123,11 @@ def setup(
         clean_temporaries(run_dir, recursive=True)  # what a killed run left (checkpoint temporaries)
         write_json(run_dir / "training_options.json", {"options": asdict(opts), "params": dict(params), "config": dict(cfg)})
     torch.manual_seed(opts.seed)
+    # same params + seed = same weights: with 2 CPU threads one backward op accumulates in a
+    # schedule-dependent order (gradients differed by ~1e-8 between identical steps, and Adam
+    # grows that into different runs); its deterministic kernel costs < 5 % per step here.
+    # warn_only: a CUDA op without one warns instead of stopping a GPU run.
+    torch.use_deterministic_algorithms(True, warn_only=True)
     device = resolve_device(opts.device)
 
     # 2. data: each rank draws its own batches (seed offset by rank)
