@@ -139,7 +139,7 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                description="petra's trained refinement of the mesh transfer (method mesh-ours-gen), "
                "made by `snakemake --cores all train_full` (docs/mesh_refine.md)",
                url=None, page="shipped in the petra package (src/petra/generators/mesh/refine/)",
-               sha256="43b02df06867e8274af17e2cc07e9c847a9b4c58e5256cebd3421e102ad328e3", kind="shipped",
+               sha256="8e487590aa49b2896c142ef4f339ac803cf5144ae112b7cab315af04dfd64686", kind="shipped",
                package="petra.generators.mesh.refine",
                rules=("train", "evaluate", "transfer")),
     _dlib_file("dlib_landmarks68", "shape_predictor_68_face_landmarks.dat",
