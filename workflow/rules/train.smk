@@ -158,8 +158,8 @@ rule refine_data:
 
 rule train_full:
     """The shipped mesh-ours-gen trained from zero (profile `full`: every 2nd frame of the training
-    clips, ~80 min on 2 CPU cores), selected and written in the shipped format. Shipping it =
-    copying the file into src/petra/generators/mesh/refine/ and its printed sha256 into the
+    clips, ~45 min on 2 CPU cores), selected and written in the shipped format. Shipping it =
+    copying the file (and its .curves.json) into src/petra/generators/mesh/refine/ and its printed sha256 into the
     registry (petra.weights), in one commit."""
     input:
         manifest=P("manifest_file"),
