@@ -97,6 +97,29 @@ def test_changed_settings_or_source_redo_the_records(tmp_path, project_root, min
     assert (abs(new.astype(int) - old).mean()) > 5
 
 
+def test_rewriting_a_table_removes_what_a_killed_write_of_it_left(tmp_path):
+    """A kill -9 between an atomic write's temporary and its rename leaves the temporary; the rerun of
+    the stage rewrites the table and must not leave it there forever (seen in CI: a killed ingest's
+    ``raw/.rejects.parquet.petra-<pid>-….tmp.parquet`` survived the rerun). Only dead writers' files go."""
+    import os
+
+    from petra.io import write_json, write_parquet
+
+    pid = subprocess.Popen(["true"])  # spawned and reaped: its pid belongs to no live process
+    pid.wait()
+    stale = tmp_path / f".rejects.parquet.petra-{pid.pid}-abcd1234.tmp.parquet"
+    stale_json = tmp_path / f".summary.json.petra-{pid.pid}-abcd1234.tmp.json"
+    live = tmp_path / f".rejects.parquet.petra-{os.getpid()}-abcd1234.tmp.parquet"  # a writer still running
+    other = tmp_path / f".videos.parquet.petra-{pid.pid}-abcd1234.tmp.parquet"      # another file's
+    for p in (stale, stale_json, live, other):
+        p.write_bytes(b"partial")
+    write_parquet(tmp_path / "rejects.parquet", pd.DataFrame({"path": ["a"], "reason": ["b"]}))
+    write_json(tmp_path / "summary.json", {"ok": True})
+    assert not stale.exists() and not stale_json.exists()
+    assert live.exists() and other.exists()
+    assert pd.read_parquet(tmp_path / "rejects.parquet")["path"].tolist() == ["a"]
+
+
 def test_stale_latent_shards_are_redone(tmp_path):
     import torch
 

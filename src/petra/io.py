@@ -172,7 +172,16 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _clear_stale(path: str | Path) -> None:
+    """Remove what killed writers of this very file left beside it (a table or record is rewritten by
+    the rerun of the stage that was killed; without this its temporary stayed forever). Only for the
+    few-per-folder tables and records: a scan of the folder per write."""
+    path = Path(path)
+    clean_temporaries(path.parent, of=path.name)
+
+
 def write_text(path: str | Path, text: str) -> None:
+    _clear_stale(path)
     with atomic_write(path, "w") as fh:
         fh.write(text)
 
@@ -192,7 +201,9 @@ def _json_default(o: Any) -> Any:
 
 
 def write_parquet(path: str | Path, df: "pd.DataFrame") -> None:  # noqa: F821
-    """Write a DataFrame to Parquet atomically, without the pandas index."""
+    """Write a DataFrame to Parquet atomically, without the pandas index (and without what a killed
+    earlier write of it left)."""
+    _clear_stale(path)
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
 

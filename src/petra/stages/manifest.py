@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ._common import read_listing, shards, summary
 from petra.errors import PetraError
-from petra.io import atomic_path, rejects_frame, write_json, write_parquet
+from petra.io import atomic_path, clean_temporaries, rejects_frame, write_json, write_parquet
 from petra.config import load
 from petra.tracking import log_run, run_tags
 from petra.paths import ingest_rejects, manifest_dir, stage_rejects, stage_table
@@ -62,6 +62,7 @@ def run_manifest(cfg: Mapping[str, Any], mlflow: bool = True) -> "pd.DataFrame":
     lm_idx = table.schema.get_field_index("landmarks")
     table = table.set_column(lm_idx, pa.field("landmarks", pa.list_(pa.float32())),
                              pa.array(frames["landmarks"].tolist(), type=pa.list_(pa.float32())))
+    clean_temporaries(out, of="frames.parquet")  # what a killed run left
     with atomic_path(out / "frames.parquet") as tmp:
         pq.write_table(table, tmp)
     write_parquet(out / "rejects.parquet", rej)
