@@ -32,10 +32,10 @@ def main(args: argparse.Namespace) -> int:
     if ckpt is None:
         raise SystemExit(f"petra ship: no checkpoint of {args.method}; run `petra train --method {args.method}`")
     out = Path(args.out) if args.out else Path(shipped.__file__).with_name(shipped.FILENAME)
-    summary = run_dir(cfg, args.method) / "summary.json"
+    rdir = run_dir(cfg, args.method)
+    summary = rdir / "summary.json"
     prov = {"method": args.method, "profile": cfg["profile"],
             "mlflow_run_id": json.loads(summary.read_text()).get("mlflow_run_id") if summary.is_file() else None}
-    rdir = run_dir(cfg, args.method)
     curves = {"train": read_jsonl(rdir / "metrics.jsonl"), "val": read_jsonl(rdir / "val.jsonl")}
     sha = shipped.export(ckpt, out, prov, curves)
     print(f"petra ship: {ckpt} -> {out} ({out.stat().st_size / 1e6:.2f} MB) + {curves_path(out).name}\nsha256 {sha}")
