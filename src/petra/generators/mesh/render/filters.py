@@ -14,6 +14,7 @@ gives the eyes and lips back what smoothing took, beyond the clip's own landmark
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -103,31 +104,60 @@ def noise_sigma(x: np.ndarray) -> float:
     return float(np.median(np.abs(d2))) / (0.6745 * np.sqrt(6.0))
 
 
-def restore_fast(raw: np.ndarray, smooth: np.ndarray, scale: np.ndarray,
-                 k: tuple[float, float] = KEEP_SIGMA) -> np.ndarray:
+def openings(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """[m, groups]: each :func:`detail_groups` group's opening (mean upper-lower distance over
+    ``scale`` [m]) in landmarks ``x`` [m, 478, >=2]."""
+    s = np.maximum(scale, 1e-9)
+    return np.stack([np.linalg.norm(x[:, lo, :2] - x[:, up, :2], axis=-1).mean(1) / s
+                     for _, up, lo in detail_groups()], axis=1)
+
+
+def restore_fast(raw: np.ndarray, smooth: np.ndarray, scale: np.ndarray, k: tuple[float, float] = KEEP_SIGMA,
+                 sigmas: Sequence[float] | None = None) -> np.ndarray:
     """``smooth`` [m, 478, 3] with the eyes' and lips' fast openings and closings put back.
 
-    Per group (:func:`detail_groups`) and frame, the opening (mean lid or inner-lip gap over
-    ``scale`` [m], the eye-corner distance) of the raw and the smoothed landmarks are compared:
-    where they differ by more than ``k[0]`` noise sigmas of the raw opening over the clip
-    (:func:`noise_sigma`), the group's raw shape comes back over the smoothed one (its
-    residual minus the head's, the :data:`RIGID` points' mean residual, so head jitter stays
-    smoothed), fully beyond ``k[1]`` sigmas, continuously in between. One scalar per group
-    and frame decides, so a single vertex's noise spike never passes; only x, y change."""
+    Per group (:func:`detail_groups`) and frame, the opening (:func:`openings`; ``scale`` [m],
+    the eye-corner distance) of the raw and the smoothed landmarks are compared: where they
+    differ by more than ``k[0]`` noise sigmas of the raw opening (``sigmas``, default
+    :func:`noise_sigma` over these frames), the group's raw shape comes back over the
+    smoothed one (its residual minus the head's, the :data:`RIGID` points' mean residual, so
+    head jitter stays smoothed), fully beyond ``k[1]`` sigmas, continuously in between. One
+    scalar per group and frame decides, so a single vertex's noise spike never passes; only
+    x, y change."""
     out = smooth.copy()
     head = raw[:, RIGID, :2].mean(1, keepdims=True) - smooth[:, RIGID, :2].mean(1, keepdims=True)
-    s = np.maximum(scale, 1e-9)
-    for verts, up, lo in detail_groups():
-        def opening(x: np.ndarray) -> np.ndarray:
-            return np.linalg.norm(x[:, lo, :2] - x[:, up, :2], axis=-1).mean(1) / s
-
-        o_raw = opening(raw)
-        sigma = noise_sigma(o_raw)
-        z = np.abs(o_raw - opening(smooth)) / max(sigma, 1e-12)
+    o_raw, o_smooth = openings(raw, scale), openings(smooth, scale)
+    for j, (verts, _, _) in enumerate(detail_groups()):
+        sigma = noise_sigma(o_raw[:, j]) if sigmas is None else sigmas[j]
+        z = np.abs(o_raw[:, j] - o_smooth[:, j]) / max(sigma, 1e-12)
         w = np.clip((z - k[0]) / (k[1] - k[0]), 0.0, 1.0)
         if w.any():
             out[:, verts, :2] += w[:, None, None] * (raw[:, verts, :2] - smooth[:, verts, :2] - head)
     return out
+
+
+class StreamRestorer:
+    """:func:`restore_fast` for a live stream after the causal filter, one frame at a time: the
+    noise sigmas come from the last ``window`` frames' raw openings (none restored before
+    ``MIN_HISTORY`` frames). The causal filter delivers a blink late and shallow; this gives
+    the lids their raw shape on the frames where they move beyond the noise."""
+
+    MIN_HISTORY = 10
+
+    def __init__(self, window: int = 90) -> None:
+        self._hist: deque[np.ndarray] = deque(maxlen=window)
+
+    def reset(self) -> None:
+        self._hist.clear()
+
+    def __call__(self, raw: np.ndarray, smooth: np.ndarray, scale: float) -> np.ndarray:
+        sc = np.array([scale], np.float64)
+        self._hist.append(openings(raw[None], sc)[0])
+        if len(self._hist) < self.MIN_HISTORY:
+            return smooth
+        hist = np.stack(self._hist)
+        sigmas = [noise_sigma(hist[:, j]) for j in range(hist.shape[1])]
+        return restore_fast(raw[None], smooth[None], sc, sigmas=sigmas)[0]
 
 
 SPEED_MEAN, SPEED_MAX = 3, 7  # frames: the centred speed is averaged, then maxed over these windows

@@ -31,7 +31,7 @@ from petra.geometry.facemesh import MAX_FACES, FaceChoice, FaceMesh, FaceTracker
 from petra.geometry.motion import FaceParams, compose_mesh, fit_face
 from petra.params import Mesh
 from .composite import border_feather, motion_mask, paste_back
-from .filters import OneEuroFilter, make_filter, smooth_clip
+from .filters import OneEuroFilter, StreamRestorer, make_filter, smooth_clip
 from .warp import MeshWarper
 
 # (target crop, rendered crop, output mesh [478, 3] crop px, driving image, driving mesh in its px) -> crop
@@ -128,6 +128,7 @@ class Transfer:
         self._tracker = FaceTracker(static=not self.video, index=self.driving_face_index)
         self._filter: OneEuroFilter | None = make_filter(
             self.cfg.smoothing if self.video else "none", self.cfg.min_cutoff, self.cfg.beta, self.cfg.d_cutoff)
+        self._restorer = StreamRestorer()  # blinks through the causal filter (a live stream)
         self._last_pts: np.ndarray | None = None
         self._last_driving: tuple[np.ndarray, np.ndarray] | None = None  # last frame with a face + its points
         self._frame = 0
@@ -165,10 +166,11 @@ class Transfer:
                 raise
             if self._filter is not None:
                 self._filter.reset()  # the face may come back elsewhere: no smoothing across the gap
+                self._restorer.reset()
             return None
         if self._filter is not None and smooth:
             scale = float(np.linalg.norm(pts[33, :2] - pts[263, :2]))
-            pts = self._filter(pts, self._frame / 30.0 if t is None else t, scale)
+            pts = self._restorer(pts, self._filter(pts, self._frame / 30.0 if t is None else t, scale), scale)
         self._last_pts = pts
         return pts
 
