@@ -77,9 +77,10 @@ def make_filter(method: str, min_cutoff: float, beta: float, d_cutoff: float) ->
 # head jitter, which stays smoothed.
 RIGID = np.array([6, 168, 197, 195, 5, 4, 1, 33, 133, 263, 362])
 # An opening's smoothing residual under the first many noise sigmas is noise, beyond the second
-# motion. On a still face (sensor noise, sub-pixel shake) the residual stays under 1.4 sigma
-# (eyes) / 2.2 sigma (mouth); the deepest frames of a blink measure 5-10 sigma.
-KEEP_SIGMA = (3.0, 6.0)
+# motion. On a still face (a photo with sensor noise and sub-pixel shake, MediaPipe's own
+# jitter) the residual stayed under 1.4 sigma (eyes) / 2.2 sigma (mouth); Gaussian noise passes
+# 4 sigma on 0.006 % of frames; the deepest frames of a real blink measured 5-10 sigma.
+KEEP_SIGMA = (4.0, 7.0)
 
 
 @lru_cache(maxsize=1)
@@ -142,22 +143,28 @@ class StreamRestorer:
     ``MIN_HISTORY`` frames). The causal filter delivers a blink late and shallow; this gives
     the lids their raw shape on the frames where they move beyond the noise."""
 
-    MIN_HISTORY = 10
+    MIN_HISTORY = 30  # a second of frames before the noise is known well enough
+    EVERY = 10  # frames between two estimates of the noise (it changes slowly)
 
     def __init__(self, window: int = 90) -> None:
         self._hist: deque[np.ndarray] = deque(maxlen=window)
+        self._sigmas: list[float] | None = None
+        self._age = 0
 
     def reset(self) -> None:
         self._hist.clear()
+        self._sigmas, self._age = None, 0
 
     def __call__(self, raw: np.ndarray, smooth: np.ndarray, scale: float) -> np.ndarray:
         sc = np.array([scale], np.float64)
         self._hist.append(openings(raw[None], sc)[0])
         if len(self._hist) < self.MIN_HISTORY:
             return smooth
-        hist = np.stack(self._hist)
-        sigmas = [noise_sigma(hist[:, j]) for j in range(hist.shape[1])]
-        return restore_fast(raw[None], smooth[None], sc, sigmas=sigmas)[0]
+        self._age += 1
+        if self._sigmas is None or self._age >= self.EVERY:
+            hist = np.stack(self._hist)
+            self._sigmas, self._age = [noise_sigma(hist[:, j]) for j in range(hist.shape[1])], 0
+        return restore_fast(raw[None], smooth[None], sc, sigmas=self._sigmas)[0]
 
 
 SPEED_MEAN, SPEED_MAX = 3, 7  # frames: the centred speed is averaged, then maxed over these windows
