@@ -14,7 +14,7 @@ import numpy as np
 
 from petra.errors import NoFaceError
 
-from .render.transfer import MeshConfig, Refiner, Transfer
+from .render.transfer import MeshConfig, Output, Refiner, Transfer
 
 
 class MeshReenactor:
@@ -66,11 +66,18 @@ class MeshReenactor:
             self._tr.analyse(pts)
 
     def drive(self, driving: np.ndarray) -> np.ndarray:
-        assert self._tr is not None and self._target is not None, "set_target first"
+        assert self._target is not None, "set_target first"
+        out = self.engine_output(driving)
+        return self._target.copy() if out is None else out.crop
+
+    def engine_output(self, driving: np.ndarray) -> Output | None:
+        """The engine's whole output for a driving crop (the crop and the output mesh, which
+        benchmarks/flcorr_chain.py reads); None when the driving crop has no face."""
+        assert self._tr is not None, "set_target first"
         try:
-            return self._tr.drive(driving, pts=self._clip.get(_digest(driving))).crop
+            return self._tr.drive(driving, pts=self._clip.get(_digest(driving)))
         except NoFaceError:
-            return self._target.copy()
+            return None
 
 
 def _digest(frame: np.ndarray) -> bytes:
