@@ -9,4 +9,7 @@ $PIP install -q -e '.[dev]'
 # detector models; its metadata asks for jax, which petra never uses: skip deps.
 $PIP install -q --no-deps 'mediapipe==0.10.14'
 $PIP uninstall -q -y jax jaxlib 2>/dev/null || true
+# pymatting compiles its numba kernels on its first import (~1 min of CPU, cached in its
+# package): do it here rather than in the first transfer
+python -c "import pymatting"
 python -m petra.cli weights --offline-assets
