@@ -7,7 +7,7 @@ dark holes. As for the mouth (:mod:`.mouth`), the interior (sclera, iris, pupil)
 taken from the driving frame: its eye-opening triangles are mapped onto the output's, so
 the driver's gaze comes with its iris, colour-graded toward the target by the skin around
 each eye (brightness, 30 % of the colour, the target skin's saturation:
-:mod:`.interior`), and composited inside the eroded, blurred output eye contour, under the
+:mod:`.interior`), and composited inside the blurred output eye contour, under the
 target's own lash lines (the lash strips of :mod:`.lids` lie outside the contour).
 
 The weight per eye is a product of smooth steps: how closed the target's eye is (its
@@ -108,7 +108,7 @@ def plan_eyes(out_pts: np.ndarray, drv_pts: np.ndarray, drv_img: np.ndarray, ope
     for e, (name, _) in enumerate(EYES):
         if weights[e] <= 0.0:
             continue
-        win = rasterise(out_pts, fill_triangles()[e], cf.loops[name], weights[e], size, erode=False)
+        win = rasterise(out_pts, fill_triangles()[e], cf.loops[name], weights[e], size)
         if win is not None:
             draws.append(InteriorDraw(*win, colour_gain(eye_skin_tgt[e], eye_skin_drv[e]), sat))
     return tuple(draws)
