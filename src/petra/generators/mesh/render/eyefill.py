@@ -108,7 +108,7 @@ def plan_eyes(out_pts: np.ndarray, drv_pts: np.ndarray, drv_img: np.ndarray, ope
     for e, (name, _) in enumerate(EYES):
         if weights[e] <= 0.0:
             continue
-        win = rasterise(out_pts, fill_triangles()[e], cf.loops[name], weights[e], size)
+        win = rasterise(out_pts, fill_triangles()[e], cf.loops[name], weights[e], size, erode=False)
         if win is not None:
             draws.append(InteriorDraw(*win, colour_gain(eye_skin_tgt[e], eye_skin_drv[e]), sat))
     return tuple(draws)

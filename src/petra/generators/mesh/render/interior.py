@@ -140,13 +140,13 @@ def restore(layer: Any, sigma: float, amount: float = RESTORE_AMOUNT) -> Any:
 
 
 def rasterise(out_pts: np.ndarray, tris_idx: np.ndarray, loop: np.ndarray, weight: float,
-              size: tuple[int, int], erode: float = 0.0) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+              size: tuple[int, int], erode: bool = True) -> tuple[int, int, np.ndarray, np.ndarray] | None:
     """(y0, x0, ids [h, w] int32, alpha [h, w] float32) of a layer over the face triangles
     ``tris_idx`` of the output mesh ``out_pts`` [478, >=2], in the box they span (+3 px):
     ids = the triangle per pixel (-1: none); alpha = ``weight`` x the contour polygon
-    ``loop`` (vertex indices), shrunk by ``erode`` (0..1) of a pixel (a blend of the
-    polygon and its 1-px erosion: the target's own rim then covers the contour), blurred
-    by a pixel (sigma 1). None when the box is empty."""
+    ``loop`` (vertex indices), with ``erode`` shrunk by a pixel, and blurred (sigma 1 px), so
+    the layer stays inside the output contour and the target's own rim frames it. None
+    when the box is empty."""
     import cv2
 
     cf = canonical_face()
@@ -164,10 +164,9 @@ def rasterise(out_pts: np.ndarray, tris_idx: np.ndarray, loop: np.ndarray, weigh
         cv2.fillConvexPoly(ids, tri, k, cv2.LINE_8, 4)
     inner = np.zeros(ids.shape, np.uint8)
     cv2.fillPoly(inner, [np.round((out_pts[loop, :2] - shift) * 16).astype(np.int32)], 255, cv2.LINE_8, 4)
-    mask = inner.astype(np.float32) / 255.0
-    if erode > 0.0:
-        mask = (1.0 - erode) * mask + erode * cv2.erode(inner, np.ones((3, 3), np.uint8)).astype(np.float32) / 255.0
-    alpha = cv2.GaussianBlur(mask, (5, 5), 1.0) * weight
+    if erode:
+        inner = cv2.erode(inner, np.ones((3, 3), np.uint8))
+    alpha = cv2.GaussianBlur(inner.astype(np.float32) / 255.0, (5, 5), 1.0) * weight
     return y0, x0, ids, alpha.astype(np.float32)
 
 

@@ -8,20 +8,18 @@ colour-matched to the target by the ratio of the two faces' skin colour (globall
 brightness, colour, saturation) and locally (a brightness plane fitted to the ratio of
 the two faces' skin in a ring around the mouth, so a target lit from one side gets an
 interior lit from that side), and composited inside the output inner-lip contour with a
-soft mask, so the target's own lips (warped by the mesh, never stretched across the
+soft, slightly eroded mask, so the target's own lips (warped by the mesh, never stretched across the
 gap) frame it.
 
 A driver whose mouth is small in its frame (a wide shot: 10-20 px wide) has its cavity
 blurred into its lips; upsampled onto the output's opening that blur becomes several
 pixels of lip-coloured ramp, and the opening reads as lips, much less open than its
-mesh. Three resolution-aware corrections keep the cavity dark up to the lips: the
+mesh. Two resolution-aware corrections keep the cavity dark up to the lips: the
 interior is sampled from the driver's inner-lip contour pulled in by its blur width
-(:func:`cavity_core`: the cavity's core, not the lip/cavity mixture at its rim), the
+(:func:`cavity_core`: the cavity's core, not the lip/cavity mixture at its rim), and the
 upsampling blur is undone (:func:`deblur_sigma`,
-:func:`petra.generators.mesh.render.interior.restore`), and the mask covers the whole
-opening instead of leaving its outer pixel to the target's stretched lip line
-(:func:`rim_erosion`). A driver whose mouth is as large as the output's renders as
-before but for its inner-lip contour moved by under a pixel.
+:func:`petra.generators.mesh.render.interior.restore`). A driver whose mouth is as large
+as the output's renders as before but for its inner-lip contour moved by under a pixel.
 """
 from __future__ import annotations
 
@@ -97,17 +95,6 @@ def upscale(out_pts: np.ndarray, drv_pts: np.ndarray) -> float:
     return width(out_pts) / max(width(drv_pts), 1e-6)
 
 
-def rim_erosion(k: float) -> float:
-    """Share (0..1) of a pixel the mouth layer's mask is shrunk by at magnification ``k``.
-
-    A driver mouth at least as large as the output's shows a rim of the driver's own inner
-    lips inside its contour: a pixel of erosion lets the target's lips cover it. At 2x and
-    beyond that rim is sub-pixel in the driver, blurred into the cavity (and skipped by
-    :func:`cavity_core`), while the output's opening may be only a few pixels tall: the
-    whole opening is interior. Linear in between, so a zoom does not switch it."""
-    return float(np.clip(2.0 - k, 0.0, 1.0))
-
-
 def deblur_sigma(out_pts: np.ndarray, drv_pts: np.ndarray, shape: tuple[int, int]) -> float:
     """Sigma (output px) of the blur a driver mouth ``k`` times smaller than the output's
     carries beyond the output's own: the driver's blur scaled up, ``DRIVER_BLUR * k``, less
@@ -150,8 +137,7 @@ def plan_mouth(out_pts: np.ndarray, drv_pts: np.ndarray, drv_img: np.ndarray, op
     weight = drive_weight(opening(out_pts), open_tgt)
     if weight <= 0.0:
         return None
-    win = rasterise(out_pts, mouth_triangles(), canonical_face().loops["mouth_inner"], weight, size,
-                    rim_erosion(upscale(out_pts, drv_pts)))
+    win = rasterise(out_pts, mouth_triangles(), canonical_face().loops["mouth_inner"], weight, size)
     if win is None:
         return None
     y0, x0, ids, alpha = win
