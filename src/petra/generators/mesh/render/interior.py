@@ -111,9 +111,10 @@ def _gauss_kernel(sigma: float) -> np.ndarray:
 def restore(layer: Any, sigma: float, amount: float = RESTORE_AMOUNT) -> Any:
     """Undo the blur of sampling a small driving face at a larger output size.
 
-    A driver mouth ``k`` times smaller than the output's is blurred by about ``0.7 k``
-    output pixels (camera blur plus bilinear upsampling): its dark cavity fades into the
-    lips over several pixels. An unsharp mask with that sigma restores the edge, and
+    A driver mouth ``k`` times smaller than the output's carries about ``0.7 k`` output
+    pixels of blur (camera blur plus bilinear upsampling; ``sigma`` is what exceeds the
+    output's own, :func:`petra.generators.mesh.render.mouth.deblur_sigma`): its dark cavity
+    fades into the lips over several pixels. An unsharp mask of ``sigma`` restores the edge, and
     clamping each channel to its range in the neighbourhood (radius ``sigma``) keeps it
     from overshooting into halos. ``layer``: [h, w, 3] numpy or [3, h, w] torch.
     """
