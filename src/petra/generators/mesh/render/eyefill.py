@@ -7,7 +7,7 @@ dark holes. As for the mouth (:mod:`.mouth`), the interior (sclera, iris, pupil)
 taken from the driving frame: its eye-opening triangles are mapped onto the output's, so
 the driver's gaze comes with its iris, colour-graded toward the target by the skin around
 each eye (brightness, 30 % of the colour, the target skin's saturation:
-:mod:`.interior`), and composited inside the eroded, blurred output eye contour, under the
+:mod:`.interior`), and composited inside the blurred output eye contour, under the
 target's own lash lines (the lash strips of :mod:`.lids` lie outside the contour).
 
 The weight per eye is a product of smooth steps: how closed the target's eye is (its

@@ -22,6 +22,7 @@ from .field import dense_field_np, dense_field_torch, triangle_affines
 # Skin sample points around the mouth and on the cheeks (global colour matching).
 SKIN = np.array([205, 425, 36, 266, 199, 175, 18, 200, 50, 280, 101, 330, 147, 376, 123, 352])
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+RESTORE_AMOUNT = 1.0  # unsharp-mask gain of :func:`restore` (1: the blurred detail added back once)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class InteriorDraw:
     gain: np.ndarray   # [3] float32 colour gain (target skin / driving skin)
     saturation: float  # chroma kept after the gain (a grey-scale target gets a grey interior)
     shade: np.ndarray | None = None  # [h, w] float32 local brightness modulation (mean 1)
+    shift: np.ndarray | None = None  # [478, 2] offsets (px) added to the driving mesh before sampling
+    sharpen: float = 0.0  # sigma (output px) of the upsampling blur to undo (:func:`restore`); 0: none
 
 
 def patch_means(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -98,6 +101,45 @@ def grade(layer: Any, gain: np.ndarray, saturation: float, shade: np.ndarray | N
     return lum + saturation * (g - lum)
 
 
+def _gauss_kernel(sigma: float) -> np.ndarray:
+    import cv2
+
+    r = max(1, int(np.ceil(2.5 * sigma)))
+    return cv2.getGaussianKernel(2 * r + 1, sigma).astype(np.float32).ravel()
+
+
+def restore(layer: Any, sigma: float, amount: float = RESTORE_AMOUNT) -> Any:
+    """Undo the blur of sampling a small driving face at a larger output size.
+
+    A driver mouth ``k`` times smaller than the output's carries about ``0.7 k`` output
+    pixels of blur (camera blur plus bilinear upsampling; ``sigma`` is what exceeds the
+    output's own, :func:`petra.generators.mesh.render.mouth.deblur_sigma`): its dark cavity
+    fades into the lips over several pixels. An unsharp mask of ``sigma`` restores the edge, and
+    clamping each channel to its range in the neighbourhood (radius ``sigma``) keeps it
+    from overshooting into halos. ``layer``: [h, w, 3] numpy or [3, h, w] torch.
+    """
+    k = _gauss_kernel(sigma)
+    r = max(1, int(round(sigma)))
+    if isinstance(layer, np.ndarray):
+        import cv2
+
+        blur = cv2.sepFilter2D(layer, -1, k, k, borderType=cv2.BORDER_REFLECT_101)
+        box = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+        lo, hi = cv2.erode(layer, box), cv2.dilate(layer, box)
+        return np.minimum(np.maximum(layer + amount * (layer - blur), lo), hi)
+    import torch
+    import torch.nn.functional as F
+
+    kt = torch.as_tensor(k, dtype=layer.dtype, device=layer.device)
+    n = len(k) // 2
+    x = layer[:, None]
+    x = F.conv2d(F.pad(x, (n, n, 0, 0), mode="reflect"), kt.reshape(1, 1, 1, -1))
+    blur = F.conv2d(F.pad(x, (0, 0, n, n), mode="reflect"), kt.reshape(1, 1, -1, 1))[:, 0]
+    hi = F.max_pool2d(layer[None], 2 * r + 1, 1, r)[0]
+    lo = -F.max_pool2d(-layer[None], 2 * r + 1, 1, r)[0]
+    return torch.minimum(torch.maximum(layer + amount * (layer - blur), lo), hi)
+
+
 def rasterise(out_pts: np.ndarray, tris_idx: np.ndarray, loop: np.ndarray, weight: float,
               size: tuple[int, int], erode: bool = True) -> tuple[int, int, np.ndarray, np.ndarray] | None:
     """(y0, x0, ids [h, w] int32, alpha [h, w] float32) of a layer over the face triangles
@@ -134,13 +176,16 @@ def composite_np(img: np.ndarray, d: InteriorDraw, driving: np.ndarray, driving_
     """Draw layer ``d`` from ``driving`` [H', W', 3] uint8 (mesh ``driving_pts``) into ``img`` [H, W, 3] uint8, in place."""
     import cv2
 
-    aff = triangle_affines(driving_pts[:, :2], out_pts[:, :2], canonical_face().triangles)
+    src = driving_pts[:, :2] if d.shift is None else driving_pts[:, :2] + d.shift
+    aff = triangle_affines(src, out_pts[:, :2], canonical_face().triangles)
     dx, dy = dense_field_np(aff, d.ids, d.x0, d.y0)
-    layer = cv2.remap(driving, dx, dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    layer = cv2.remap(driving, dx, dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    if d.sharpen > 0.0:
+        layer = restore(layer, d.sharpen)
     h, w = d.ids.shape
     region = img[d.y0:d.y0 + h, d.x0:d.x0 + w].astype(np.float32)
     a = d.alpha[..., None]
-    mixed = region * (1.0 - a) + np.clip(grade(layer.astype(np.float32), d.gain, d.saturation, d.shade), 0, 255) * a
+    mixed = region * (1.0 - a) + np.clip(grade(layer, d.gain, d.saturation, d.shade), 0, 255) * a
     img[d.y0:d.y0 + h, d.x0:d.x0 + w] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -150,10 +195,15 @@ def composite_torch(img: Any, d: InteriorDraw, driving: Any, driving_pts: Any, o
     returns the new image (differentiable in ``img``, ``driving`` and both meshes)."""
     import torch
 
-    aff = triangle_affines(driving_pts[:, :2], out_pts[:, :2], canonical_face().triangles)
+    src = driving_pts[:, :2]
+    if d.shift is not None:
+        src = src + torch.as_tensor(d.shift, dtype=src.dtype, device=src.device)
+    aff = triangle_affines(src, out_pts[:, :2], canonical_face().triangles)
     f = dense_field_torch(aff, d.ids, d.x0, d.y0)
     layer = sample(driving, f[..., 0], f[..., 1])
     hi = 255.0 if float(driving.detach().max()) > 1.5 else 1.0
+    if d.sharpen > 0.0:
+        layer = restore(layer, d.sharpen)
     layer = grade(layer, d.gain, d.saturation, d.shade).clamp(0.0, hi)
     a = torch.as_tensor(d.alpha, dtype=img.dtype, device=img.device)[None]
     h, w = d.ids.shape

@@ -8,8 +8,18 @@ colour-matched to the target by the ratio of the two faces' skin colour (globall
 brightness, colour, saturation) and locally (a brightness plane fitted to the ratio of
 the two faces' skin in a ring around the mouth, so a target lit from one side gets an
 interior lit from that side), and composited inside the output inner-lip contour with a
-soft, slightly eroded mask, so the target's own lips (warped by the mesh, never
-stretched across the gap) frame it.
+soft, slightly eroded mask, so the target's own lips (warped by the mesh, never stretched across the
+gap) frame it.
+
+A driver whose mouth is small in its frame (a wide shot: 10-20 px wide) has its cavity
+blurred into its lips; upsampled onto the output's opening that blur becomes several
+pixels of lip-coloured ramp, and the opening reads as lips, much less open than its
+mesh. Two resolution-aware corrections keep the cavity dark up to the lips: the
+interior is sampled from the driver's inner-lip contour pulled in by its blur width
+(:func:`cavity_core`: the cavity's core, not the lip/cavity mixture at its rim), and the
+upsampling blur is undone (:func:`deblur_sigma`,
+:func:`petra.generators.mesh.render.interior.restore`). A driver whose mouth is as large
+as the output's renders as before but for its inner-lip contour moved by under a pixel.
 """
 from __future__ import annotations
 
@@ -23,6 +33,12 @@ from .interior import LUMA, InteriorDraw, colour_gain, patch_means, rasterise, s
 # Skin ring just outside the lips (local colour matching).
 RING = np.array([57, 43, 106, 182, 83, 18, 313, 406, 335, 273, 287, 410, 322, 391, 393, 164, 167, 165, 92, 186])
 SHADE_MAX = 0.3  # the local brightness plane varies by at most +-this across the mouth
+DRIVER_BLUR = 0.7  # blur (sigma, driver px) of a driving face: camera blur plus bilinear resampling
+MIN_SHARPEN = 0.3  # deblur sigmas (output px) below this change nothing visible: skipped
+CORE_MAX = 0.25    # the driver's inner-lip contour is pulled in by at most this share of the lip gap, per lip
+# Inner-lip vertices facing each other across the opening (upper, lower), corner to corner.
+INNER_UPPER = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
+INNER_LOWER = np.array([95, 88, 178, 87, 14, 317, 402, 318, 324])
 
 
 @lru_cache(maxsize=1)
@@ -69,6 +85,46 @@ def local_shade(ring_tgt: np.ndarray, ring_drv: np.ndarray, out_pts: np.ndarray,
     return np.clip(1.0 + gx * xs + gy * ys, 1.0 - SHADE_MAX, 1.0 + SHADE_MAX).astype(np.float32)
 
 
+def width(pts: np.ndarray) -> float:
+    """Mouth corner distance (px)."""
+    return float(np.linalg.norm(pts[61, :2] - pts[291, :2]))
+
+
+def upscale(out_pts: np.ndarray, drv_pts: np.ndarray) -> float:
+    """Output mouth width over driver mouth width: how much the interior is magnified."""
+    return width(out_pts) / max(width(drv_pts), 1e-6)
+
+
+def deblur_sigma(out_pts: np.ndarray, drv_pts: np.ndarray, shape: tuple[int, int]) -> float:
+    """Sigma (output px) of the blur a driver mouth ``k`` times smaller than the output's
+    carries beyond the output's own: the driver's blur scaled up, ``DRIVER_BLUR * k``, less
+    the ``DRIVER_BLUR`` an output-sized driver would have (in quadrature), for
+    :func:`petra.generators.mesh.render.interior.restore`. 0 when the driver's mouth is not
+    smaller (continuous in ``k``); at most what the layer's box can hold."""
+    k = upscale(out_pts, drv_pts)
+    sigma = DRIVER_BLUR * float(np.sqrt(max(k * k - 1.0, 0.0)))
+    return min(sigma, (min(shape) - 1) / 2.5) if sigma >= MIN_SHARPEN else 0.0
+
+
+def cavity_core(drv_pts: np.ndarray) -> np.ndarray:
+    """The driving mesh with its inner-lip contour pulled into the opening by the blur width.
+
+    On a small driving face MediaPipe's inner-lip contour lies inside the blur between lip
+    and cavity, so the pixels just inside it are lip mixed with cavity; mapping them onto
+    the output's (larger, sharp) opening paints a lip-coloured band inside it. Sampling the
+    opening from the contour pulled in by the blur width (:data:`DRIVER_BLUR` driver
+    pixels, at most :data:`CORE_MAX` of the gap per lip) takes the cavity's core instead;
+    on a large driving face the shift is a negligible share of the opening."""
+    pts = drv_pts.copy()
+    up, lo = drv_pts[INNER_UPPER, :2], drv_pts[INNER_LOWER, :2]
+    d = lo - up
+    n = np.linalg.norm(d, axis=1, keepdims=True)
+    step = np.minimum(DRIVER_BLUR, CORE_MAX * n) * d / np.maximum(n, 1e-6)
+    pts[INNER_UPPER, :2] += step
+    pts[INNER_LOWER, :2] -= step
+    return pts
+
+
 def drive_weight(open_out: float, open_tgt: float) -> float:
     """0 -> keep the target's own interior, 1 -> use the driving frame's (smooth in between)."""
     u = np.clip((open_out - 1.15 * open_tgt - 0.004) / 0.03, 0.0, 1.0)
@@ -86,7 +142,9 @@ def plan_mouth(out_pts: np.ndarray, drv_pts: np.ndarray, drv_img: np.ndarray, op
         return None
     y0, x0, ids, alpha = win
     skin_drv = skin_colour(drv_img, drv_pts)
+    gain = colour_gain(skin_tgt, skin_drv)
     shade = None if ring_tgt is None else local_shade(ring_tgt, ring_luma(drv_img, drv_pts), out_pts, x0, y0,
                                                       ids.shape)
-    return InteriorDraw(y0, x0, ids, alpha, colour_gain(skin_tgt, skin_drv), saturation_kept(skin_tgt, skin_drv),
-                        shade)
+    shift = (cavity_core(drv_pts) - drv_pts)[:, :2]
+    return InteriorDraw(y0, x0, ids, alpha, gain, saturation_kept(skin_tgt, skin_drv), shade, shift,
+                        deblur_sigma(out_pts, drv_pts, ids.shape))
