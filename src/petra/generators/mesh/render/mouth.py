@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from petra.geometry.canonical import LIPS_OUTER, canonical_face
+from petra.geometry.motion import LIP_INNER_LO, LIP_INNER_UP
 from .interior import LUMA, InteriorDraw, colour_gain, patch_means, rasterise, saturation_kept, skin_colour
 
 # Skin ring just outside the lips (local colour matching).
@@ -36,9 +37,6 @@ SHADE_MAX = 0.3  # the local brightness plane varies by at most +-this across th
 DRIVER_BLUR = 0.7  # blur (sigma, driver px) of a driving face: camera blur plus bilinear resampling
 MIN_SHARPEN = 0.3  # deblur sigmas (output px) below this change nothing visible: skipped
 CORE_MAX = 0.25    # the driver's inner-lip contour is pulled in by at most this share of the lip gap, per lip
-# Inner-lip vertices facing each other across the opening (upper, lower), corner to corner.
-INNER_UPPER = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415])
-INNER_LOWER = np.array([95, 88, 178, 87, 14, 317, 402, 318, 324])
 
 
 @lru_cache(maxsize=1)
@@ -54,8 +52,8 @@ def opening(pts: np.ndarray) -> float:
     loop = pts[canonical_face().loops["mouth_inner"], :2]
     x, y = loop[:, 0], loop[:, 1]
     area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
-    width = np.linalg.norm(pts[61, :2] - pts[291, :2])
-    return float(area / max(width * width, 1e-6))
+    w = width(pts)
+    return float(area / max(w * w, 1e-6))
 
 
 def ring_luma(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -116,12 +114,12 @@ def cavity_core(drv_pts: np.ndarray) -> np.ndarray:
     pixels, at most :data:`CORE_MAX` of the gap per lip) takes the cavity's core instead;
     on a large driving face the shift is a negligible share of the opening."""
     pts = drv_pts.copy()
-    up, lo = drv_pts[INNER_UPPER, :2], drv_pts[INNER_LOWER, :2]
+    up, lo = drv_pts[LIP_INNER_UP, :2], drv_pts[LIP_INNER_LO, :2]
     d = lo - up
     n = np.linalg.norm(d, axis=1, keepdims=True)
     step = np.minimum(DRIVER_BLUR, CORE_MAX * n) * d / np.maximum(n, 1e-6)
-    pts[INNER_UPPER, :2] += step
-    pts[INNER_LOWER, :2] -= step
+    pts[LIP_INNER_UP, :2] += step
+    pts[LIP_INNER_LO, :2] -= step
     return pts
 
 
