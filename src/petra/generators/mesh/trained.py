@@ -35,10 +35,14 @@ class MeshOurs:
     def __init__(self, cfg: Mapping[str, Any], method: str, checkpoint: str | Path | None = None) -> None:
         from petra.train.checkpoint import load_checkpoint
         from .recipe import MeshOptions, MeshRecipe, max_shift_px
+        from .render.transfer import MeshConfig
         from .train_params import mesh_variant_params
 
         self.name = method
         self._ref: dict[str, torch.Tensor] | None = None
+        # the engine's layers (gaze, head layer, mouth interior) as mesh-relative renders with: a
+        # comparison with the hand-made transfer then measures M, not a renderer setting
+        self._engine = MeshConfig.from_params(cfg)
         variant = method.removeprefix("mesh-")
         path = Path(checkpoint) if checkpoint else find_checkpoint(cfg, method)
         obj = load_checkpoint(path)
@@ -74,7 +78,9 @@ class MeshOurs:
 
         self._t = self._fit(target)
         self._t_img = torch.from_numpy(np.ascontiguousarray(target)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-        self._warper = MeshWarper(target, self._t["points"][0].double().numpy())
+        e = self._engine
+        self._warper = MeshWarper(target, self._t["points"][0].double().numpy(), gaze=e.gaze, head=e.head_layer,
+                                  mouth=e.mouth_interior)
         self._target = target
         self._last = None
 
