@@ -191,6 +191,8 @@ class CropReenactor:
     :class:`petra.api.Animator` uses :meth:`align` and :meth:`drive` directly and returns crops.
     """
 
+    keeps_warp = False  # its crop is not the engine's warp: paste-back adds no photo detail from the warp
+
     def __init__(self, reenactor: Any, size: int) -> None:
         self.reenactor, self.size, self._referenced = reenactor, size, False
 

@@ -4,6 +4,15 @@ Only what moved is pasted: the soft mask is the (dilated, blurred) region where 
 warp displaced pixels or a layer (iris, mouth) replaced them, times a feathered
 border of the crop. Everything still keeps the original full-resolution pixels, so
 the user gets their whole photo back, sharp, with no visible crop edge.
+
+What moved keeps the photo's resolution too (:func:`paste_back` with ``detail``): the
+crop is rendered at 256 or 512 px, but a portrait's face region is often larger in the
+photo (a 1024-px portrait: ~2.5x), and the upscaled crop alone looks blurred next to the
+untouched hair and clothes. The warp is a backward map, so it can sample the photo
+itself at full resolution; the frame's detail layer is that sharp warp minus the same
+warp at crop resolution (what the render already holds), added where the render *is*
+the plain warp of the target (not where a layer replaced it: mouth interior, irises,
+closed lids, the background plate), i.e. where the two crop-resolution images agree.
 """
 from __future__ import annotations
 
@@ -30,29 +39,65 @@ def border_feather(size: int, frac: float) -> np.ndarray:
     return np.minimum(u[None, :], u[:, None])
 
 
-def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+DETAIL_TOLERANCE = 24.0  # render vs plain warp (max over RGB, 0..255) at which the photo's detail is off
+MIN_UPSCALE = 1.15  # crop-to-photo scale below which the crop already holds the photo's detail
+
+
+def _window(mask: np.ndarray, src_to_crop: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """Photo pixels (x0, y0, x1, y1) under the mask's non-zero part (None: empty)."""
+    import cv2
+
+    ys, xs = np.nonzero(mask > 1e-3)
+    if len(xs) == 0:
+        return None
+    inv = cv2.invertAffineTransform(src_to_crop)
+    cx0, cx1, cy0, cy1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    corners = np.array([[cx0, cy0, 1], [cx1, cy0, 1], [cx0, cy1, 1], [cx1, cy1, 1]], np.float64) @ inv.T
+    h, w = shape[:2]
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, [w, h])
+    return None if x1 <= x0 or y1 <= y0 else (int(x0), int(y0), int(x1), int(y1))
+
+
+def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask: np.ndarray,
+               detail: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Blend ``crop`` [S, S, 3] into ``full`` [H, W, 3] (uint8) where ``mask`` [S, S] says so.
 
     ``src_to_crop`` is the 2x3 affine from full-image pixel indices to crop pixel indices.
+    ``detail`` = (texture, map_x, map_y): the target crop the frame's warp sampled and the
+    frame's backward map [S, S] into it; the photo's own detail is then added where the
+    crop is the plain warp (module docstring). Unused when the crop is not upscaled.
     """
     import cv2
 
-    h, w = full.shape[:2]
-    s = crop.shape[0]
-    inv = cv2.invertAffineTransform(src_to_crop)
-    corners = np.array([[0, 0, 1], [s, 0, 1], [0, s, 1], [s, s, 1]], np.float64) @ inv.T
-    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
-    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, [w, h])
-    if x1 <= x0 or y1 <= y0:
+    win_ = _window(mask, src_to_crop, full.shape)
+    if win_ is None:
         return full.copy()
+    x0, y0, x1, y1 = win_
     m = src_to_crop.copy()
     m[:, 2] += m[:, 0] * x0 + m[:, 1] * y0  # window-local source coordinates
-    size = (int(x1 - x0), int(y1 - y0))
+    size = (x1 - x0, y1 - y0)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    layer = cv2.warpAffine(crop, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(mask.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def up(a: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+        return cv2.warpAffine(a, m, size, flags=flags, borderMode=border, borderValue=0)
+
+    alpha = up(mask.astype(np.float32), cv2.BORDER_CONSTANT)[..., None]
+    scale = float(np.sqrt(abs(np.linalg.det(src_to_crop[:, :2]))))  # crop px per photo px
+    if detail is not None and scale * MIN_UPSCALE < 1.0:
+        texture, mx, my = detail
+        plain = cv2.remap(texture, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        gap = cv2.absdiff(crop, plain).max(axis=-1).astype(np.float32)
+        keep = cv2.erode(np.clip(1.0 - gap / DETAIL_TOLERANCE, 0.0, 1.0), np.ones((3, 3), np.uint8))
+        inv = cv2.invertAffineTransform(src_to_crop)  # the map in photo pixels, then at photo resolution
+        px = (inv[0, 0] * mx + inv[0, 1] * my + inv[0, 2]).astype(np.float32)
+        py = (inv[1, 0] * mx + inv[1, 1] * my + inv[1, 2]).astype(np.float32)
+        sharp = cv2.remap(full, up(px), up(py), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        k = up(keep)[..., None]
+        layer = up(crop.astype(np.float32) - keep[..., None] * plain.astype(np.float32)) + k * sharp.astype(np.float32)
+    else:
+        layer = up(crop).astype(np.float32)
     out = full.copy()
     win = out[y0:y1, x0:x1].astype(np.float32)
-    a = alpha[..., None]
-    out[y0:y1, x0:x1] = np.clip(win * (1 - a) + layer.astype(np.float32) * a + 0.5, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = np.clip(win + (layer - win) * alpha + 0.5, 0, 255).astype(np.uint8)
     return out

@@ -45,6 +45,7 @@ class MeshConfig:
     mode: Literal["auto", "relative", "absolute"]  # auto: relative for video, absolute for an image
     size: int                       # aligned crop side: 256 | 512
     paste_back: bool                # also return the full target photo with the crop pasted back
+    paste_detail: bool              # paste-back samples the photo at its own resolution (composite.paste_back)
     gaze: bool                      # irises follow the source's gaze
     mouth_interior: bool            # driving-frame mouth interior when the output opens the mouth
     head_layer: bool                # moving head over a still, inpainted background plate (person mask)
@@ -133,6 +134,8 @@ class Transfer:
         self._last_driving: tuple[np.ndarray, np.ndarray] | None = None  # last frame with a face + its points
         self._frame = 0
         self._feather = border_feather(self.crop.shape[0], self.cfg.feather)
+        # the photo's own detail over the warp, unless a refiner replaces the render by another method's crop
+        self._detail = self.cfg.paste_detail and getattr(self.refiner, "keeps_warp", True)
         c = self.cfg
         # an aligned driving crop has its camera framing removed already (FFHQ alignment per
         # frame): what is left is head motion, passed on whole (still bounded); separate
@@ -308,5 +311,6 @@ class Transfer:
         if self.cfg.paste_back and not self.aligned:
             mx, my = self.warper.last_maps  # type: ignore[misc]
             mask = motion_mask(mx, my) * self._feather
-            full = paste_back(self.target, crop, self.src_to_crop, mask)
+            full = paste_back(self.target, crop, self.src_to_crop, mask,
+                              detail=(self.crop, mx, my) if self._detail else None)
         return Output(crop, full, out_mesh)
