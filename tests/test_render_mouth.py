@@ -163,3 +163,17 @@ def test_torch_renderer_matches_fast_path_on_a_small_driver(sample_root, wide_ta
     img[:, box[0], box[1]].sum().backward()
     for t in (d_img, d_pts):
         assert torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0
+
+
+def test_a_colour_target_keeps_the_interiors_colour_and_a_grey_one_greys_it():
+    """The measured pair: a pale target (skin saturation 0.19) driven by a ruddy driver (0.43).
+    Scaling chroma by the ratio of the two (0.43) greyed the tongue; a colour photo keeps it,
+    a black-and-white photo still gets a grey interior."""
+    from petra.generators.mesh.render.interior import grade, saturation, saturation_kept
+
+    pale, ruddy = np.array([213.1, 184.3, 173.3]), np.array([188.8, 122.5, 107.1])
+    grey = np.full(3, 180.0) + np.array([2.0, 0.0, -2.0])
+    tongue = np.array([[[170.0, 80.0, 90.0]]], np.float32)
+    assert saturation_kept(pale, ruddy) == 1.0
+    assert saturation(grade(tongue, np.ones(3, np.float32), saturation_kept(pale, ruddy))[0, 0]) > 0.45
+    assert saturation(grade(tongue, np.ones(3, np.float32), saturation_kept(grey, ruddy))[0, 0]) < 0.05

@@ -42,7 +42,7 @@ from petra.params import TrainMeshRefineData
 from petra.paths import listing
 from petra.video import iter_frames
 
-VERSION = 4  # the pair set is the engine's output: bump when its renders change (2: aligned framing passed on whole; 3: closed-eye fill; 4: matted head layer, small-driver mouth)
+VERSION = 5  # the pair set is the engine's output: bump when its renders change (2: aligned framing passed on whole; 3: closed-eye fill; 4: matted head layer, small-driver mouth; 5: colour kept in a colour target's mouth interior)
 
 
 DataOptions = TrainMeshRefineData  # ``train_mesh.refine.data``: typed in petra.params, built by petra.config.build

@@ -23,6 +23,7 @@ from .field import dense_field_np, dense_field_torch, triangle_affines
 SKIN = np.array([205, 425, 36, 266, 199, 175, 18, 200, 50, 280, 101, 330, 147, 376, 123, 352])
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 RESTORE_AMOUNT = 1.0  # unsharp-mask gain of :func:`restore` (1: the blurred detail added back once)
+GREY_SKIN, COLOUR_SKIN = 0.04, 0.12  # skin saturation of a grey-scale photo / from which a photo is in colour
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,17 @@ def saturation(rgb: np.ndarray) -> float:
 
 
 def saturation_kept(skin_tgt: np.ndarray, skin_drv: np.ndarray) -> float:
-    """Share of the driving layer's chroma to keep: the target skin's saturation over the driver's (<= 1)."""
-    return float(np.clip(saturation(skin_tgt) / max(saturation(skin_drv), 1e-3), 0.0, 1.0))
+    """Share of the driving layer's chroma to keep (<= 1).
+
+    A grey-scale target (a black-and-white photo, skin saturation under :data:`GREY_SKIN`)
+    gets a grey interior: the target skin's saturation over the driver's. Any colour photo
+    (from :data:`COLOUR_SKIN`) keeps the interior's colour: a tongue is red on pale skin too
+    (the plain ratio greyed a ruddy driver's mouth to 43 % chroma on a pale target).
+    """
+    st = saturation(skin_tgt)
+    ratio = st / max(saturation(skin_drv), 1e-3)
+    u = float(np.clip((st - GREY_SKIN) / (COLOUR_SKIN - GREY_SKIN), 0.0, 1.0))
+    return float(np.clip(max(ratio, u * u * (3 - 2 * u)), 0.0, 1.0))
 
 
 def grade(layer: Any, gain: np.ndarray, saturation: float, shade: np.ndarray | None = None) -> Any:
