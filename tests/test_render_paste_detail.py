@@ -45,7 +45,7 @@ def _err(a: np.ndarray, b: np.ndarray) -> float:
 def test_an_upscaled_crop_gets_the_photos_own_detail_back() -> None:
     photo, crop, texture, s2c, mask, mx, my, truth, win = _scene(scale=1 / 3)
     blurred = paste_back(photo, crop, s2c, mask)
-    sharp = paste_back(photo, crop, s2c, mask, detail=(texture, mx, my))
+    sharp = paste_back(photo, crop, s2c, mask, detail=(texture, crop, mx, my))
     e_blur, e_sharp = _err(blurred[win], truth[win]), _err(sharp[win], truth[win])
     assert e_sharp < 0.35 * e_blur, (e_sharp, e_blur)  # the moved texture at the photo's resolution
     # outside the mask the photo is untouched either way
@@ -55,11 +55,12 @@ def test_an_upscaled_crop_gets_the_photos_own_detail_back() -> None:
 def test_where_a_layer_replaced_the_warp_no_detail_is_added() -> None:
     """A flat patch (a mouth interior, an iris) in the render stays the upscaled render there."""
     photo, crop, texture, s2c, mask, mx, my, truth, win = _scene(scale=1 / 3)
+    warp = crop
     crop = crop.copy()
     n = crop.shape[0]
     crop[n // 2 - 6: n // 2 + 6, n // 2 - 6: n // 2 + 6] = (200, 30, 30)
     plain = paste_back(photo, crop, s2c, mask)
-    sharp = paste_back(photo, crop, s2c, mask, detail=(texture, mx, my))
+    sharp = paste_back(photo, crop, s2c, mask, detail=(texture, warp, mx, my))
     inv = np.linalg.inv(np.vstack([s2c, [0, 0, 1]]))[:2]
     cy, cx = (int(inv[1, 1] * n / 2 + inv[1, 2]), int(inv[0, 0] * n / 2 + inv[0, 2]))
     core = (slice(cy - 6, cy + 6), slice(cx - 6, cx + 6))  # the patch's middle, in photo pixels
@@ -69,4 +70,29 @@ def test_where_a_layer_replaced_the_warp_no_detail_is_added() -> None:
 
 def test_a_crop_that_is_not_upscaled_is_pasted_as_before() -> None:
     photo, crop, texture, s2c, mask, mx, my, _, _ = _scene(scale=1.0)
-    assert np.array_equal(paste_back(photo, crop, s2c, mask), paste_back(photo, crop, s2c, mask, detail=(texture, mx, my)))
+    assert np.array_equal(paste_back(photo, crop, s2c, mask),
+                          paste_back(photo, crop, s2c, mask, detail=(texture, crop, mx, my)))
+
+
+def test_iris_pixels_are_taken_back_to_the_iris_in_the_crop(sample_root) -> None:
+    """The irises are warped from patches beside the crop; for the photo's detail their map is
+    translated back to the iris's place in the crop, where the crop shows the same iris."""
+    import cv2
+
+    from petra.generators.mesh.render.transfer import MeshConfig, Transfer
+    from petra.media import read_image
+
+    img = read_image(sample_root / "images" / "SkyReels-A1_ref_images_19.jpg")
+    tr = Transfer(img, MeshConfig.from_params(size=256, mode="absolute"))
+    tr.drive(img)
+    mx, my = tr.warper.last_maps
+    plain, cx, cy = tr.warper.detail_maps()
+    strip = mx > tr.crop.shape[1] - 1
+    assert strip.sum() > 50  # both irises come from the strip
+    back = cv2.remap(tr.crop, cx, cy, cv2.INTER_LINEAR)
+    raw = cv2.remap(tr.crop, mx, np.ascontiguousarray(my), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    gap = np.abs(back.astype(int) - plain.astype(int)).max(-1)[strip]
+    assert np.median(gap) < 12, np.median(gap)  # the visible iris matches the crop's own iris
+    assert np.median(np.abs(raw.astype(int) - plain.astype(int)).max(-1)[strip]) > 2 * np.median(gap)
+    outside = ~strip  # elsewhere the map is unchanged
+    assert np.array_equal(cx[outside], mx[outside]) and np.array_equal(cy[outside], my[outside])

@@ -11,8 +11,11 @@ photo (a 1024-px portrait: ~2.5x), and the upscaled crop alone looks blurred nex
 untouched hair and clothes. The warp is a backward map, so it can sample the photo
 itself at full resolution; the frame's detail layer is that sharp warp minus the same
 warp at crop resolution (what the render already holds), added where the render *is*
-the plain warp of the target (not where a layer replaced it: mouth interior, irises,
-closed lids, the background plate), i.e. where the two crop-resolution images agree.
+the plain warp of the target (not where a layer replaced it: mouth interior, closed lids,
+the background plate), i.e. where the two crop-resolution images agree. The irises are
+warped from patches stored beside the crop (:mod:`.eyes`); their map is taken back to the
+iris's place in the crop, so they get the photo's detail too, except the parts the lids
+hid in the target (filled in the patch: the photo shows lid there).
 """
 from __future__ import annotations
 
@@ -60,13 +63,15 @@ def _window(mask: np.ndarray, src_to_crop: np.ndarray, shape: tuple[int, ...]) -
 
 
 def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask: np.ndarray,
-               detail: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+               detail: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Blend ``crop`` [S, S, 3] into ``full`` [H, W, 3] (uint8) where ``mask`` [S, S] says so.
 
     ``src_to_crop`` is the 2x3 affine from full-image pixel indices to crop pixel indices.
-    ``detail`` = (texture, map_x, map_y): the target crop the frame's warp sampled and the
-    frame's backward map [S, S] into it; the photo's own detail is then added where the
-    crop is the plain warp (module docstring). Unused when the crop is not upscaled.
+    ``detail`` = (texture, plain, map_x, map_y): the target crop, the frame's plain warp
+    [S, S, 3] (the warp's own samples before any layer, :meth:`MeshWarper.detail_maps`) and
+    the frame's backward map [S, S] into the target crop. The photo's own detail is added
+    where the crop is that plain warp and the plain warp shows the target crop's content
+    there (module docstring). Unused when the crop is not upscaled.
     """
     import cv2
 
@@ -82,19 +87,24 @@ def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask
     def up(a: np.ndarray, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
         return cv2.warpAffine(a, m, size, flags=flags, borderMode=border, borderValue=0)
 
+    def agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        gap = cv2.absdiff(a, b).max(axis=-1).astype(np.float32)
+        return np.clip(1.0 - gap / DETAIL_TOLERANCE, 0.0, 1.0)
+
     alpha = up(mask.astype(np.float32), cv2.BORDER_CONSTANT)[..., None]
     scale = float(np.sqrt(abs(np.linalg.det(src_to_crop[:, :2]))))  # crop px per photo px
     if detail is not None and scale * MIN_UPSCALE < 1.0:
-        texture, mx, my = detail
-        plain = cv2.remap(texture, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        gap = cv2.absdiff(crop, plain).max(axis=-1).astype(np.float32)
-        keep = cv2.erode(np.clip(1.0 - gap / DETAIL_TOLERANCE, 0.0, 1.0), np.ones((3, 3), np.uint8))
+        texture, plain, mx, my = detail
+        orig = cv2.remap(texture, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # the render is the plain warp (no layer over it), and the plain warp is the target's own
+        # content there (not an iris patch's filled-in part, not a painted-out iris)
+        keep = cv2.erode(agree(crop, plain) * agree(plain, orig), np.ones((3, 3), np.uint8))
         inv = cv2.invertAffineTransform(src_to_crop)  # the map in photo pixels, then at photo resolution
         px = (inv[0, 0] * mx + inv[0, 1] * my + inv[0, 2]).astype(np.float32)
         py = (inv[1, 0] * mx + inv[1, 1] * my + inv[1, 2]).astype(np.float32)
         sharp = cv2.remap(full, up(px), up(py), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         k = up(keep)[..., None]
-        layer = up(crop.astype(np.float32) - keep[..., None] * plain.astype(np.float32)) + k * sharp.astype(np.float32)
+        layer = up(crop.astype(np.float32) - keep[..., None] * orig.astype(np.float32)) + k * sharp.astype(np.float32)
     else:
         layer = up(crop).astype(np.float32)
     out = full.copy()

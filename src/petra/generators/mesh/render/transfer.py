@@ -312,5 +312,5 @@ class Transfer:
             mx, my = self.warper.last_maps  # type: ignore[misc]
             mask = motion_mask(mx, my) * self._feather
             full = paste_back(self.target, crop, self.src_to_crop, mask,
-                              detail=(self.crop, mx, my) if self._detail else None)
+                              detail=(self.crop, *self.warper.detail_maps()) if self._detail else None)
         return Output(crop, full, out_mesh)

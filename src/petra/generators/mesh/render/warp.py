@@ -84,6 +84,29 @@ class MeshWarper:
         self.mouth = mouth  # the driving frame's mouth interior (mesh.mouth_interior)
         self.last_maps: tuple[np.ndarray, np.ndarray] | None = None  # backward map of the last frame
 
+    def detail_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The last frame's plain warp (the atlas sampled by its backward map, before any layer)
+        and that map taken into the target crop (iris patches back to where the iris is), for
+        :func:`~petra.generators.mesh.render.composite.paste_back`'s photo detail."""
+        import cv2
+
+        assert self.last_maps is not None, "render first"
+        mx, my = self.last_maps
+        tp = self.plan
+        plain = cv2.remap(tp.atlas, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        w = tp.size[1]
+        strip = mx > w - 1
+        if not strip.any() or not tp.irises:
+            return plain, mx, my
+        cx, cy = mx.copy(), my.copy()
+        centres = np.array([p.centre for p in tp.irises])  # atlas px
+        near = np.argmin((mx[strip, None] - centres[None, :, 0]) ** 2 + (my[strip, None] - centres[None, :, 1]) ** 2, 1)
+        home = np.round(np.array([tp.points[p.iris[0], :2] for p in tp.irises]))  # the patch's centre in the crop
+        shift = (centres - home).astype(np.float32)
+        cx[strip] -= shift[near, 0]
+        cy[strip] -= shift[near, 1]
+        return plain, cx, cy
+
     def render(self, out_pts: np.ndarray, driving: np.ndarray | None = None,
                driving_pts: np.ndarray | None = None) -> np.ndarray:
         """RGB uint8 [H, W, 3]; the mouth and eye interiors need the driving frame and its mesh."""
