@@ -32,7 +32,7 @@ def _scene(scale: float, size: int = 96, seed: int = 0):
     b = np.exp(-(((u - size / 2) ** 2 + (v - size / 2) ** 2) / (2 * (size / 6) ** 2)))
     tx = (inv[0, 0] * (u + 3.0 * b) + inv[0, 2]).astype(np.float32)
     ty = (inv[1, 1] * v + inv[1, 2]).astype(np.float32)
-    truth = cv2.remap(photo, tx, ty, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    truth = cv2.remap(photo, tx, ty, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     win = (slice(int(inv[1, 1] * size * 0.35 + inv[1, 2]), int(inv[1, 1] * size * 0.65 + inv[1, 2])),
            slice(int(inv[0, 0] * size * 0.35 + inv[0, 2]), int(inv[0, 0] * size * 0.65 + inv[0, 2])))
     return photo, crop, texture, src_to_crop, mask, mx, my, truth, win

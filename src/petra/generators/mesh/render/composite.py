@@ -102,7 +102,7 @@ def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask
         inv = cv2.invertAffineTransform(src_to_crop)  # the map in photo pixels, then at photo resolution
         px = (inv[0, 0] * mx + inv[0, 1] * my + inv[0, 2]).astype(np.float32)
         py = (inv[1, 0] * mx + inv[1, 1] * my + inv[1, 2]).astype(np.float32)
-        sharp = cv2.remap(full, up(px), up(py), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        sharp = cv2.remap(full, up(px), up(py), cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         k = up(keep)[..., None]
         layer = up(crop.astype(np.float32) - keep[..., None] * orig.astype(np.float32)) + k * sharp.astype(np.float32)
     else:
