@@ -139,7 +139,7 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                description="petra's trained refinement of the mesh transfer (method mesh-ours-gen), "
                "made by `snakemake --cores all train_full` (docs/mesh_refine.md)",
                url=None, page="shipped in the petra package (src/petra/generators/mesh/refine/)",
-               sha256="c74472183831384c82e34f7c55a9e1264a9457f17d78edf71e3678729fa5e2fd", kind="shipped",
+               sha256="665be2227c328cef700c7751a2f30e814aa6a0ddd86cafc0de804e2231c213c1", kind="shipped",
                package="petra.generators.mesh.refine",
                rules=("train", "evaluate", "transfer")),
     _dlib_file("dlib_landmarks68", "shape_predictor_68_face_landmarks.dat",
