@@ -91,8 +91,9 @@ def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask
         gap = cv2.absdiff(a, b).max(axis=-1).astype(np.float32)
         return np.clip(1.0 - gap / DETAIL_TOLERANCE, 0.0, 1.0)
 
-    alpha = up(mask.astype(np.float32), cv2.BORDER_CONSTANT)[..., None]
     scale = float(np.sqrt(abs(np.linalg.det(src_to_crop[:, :2]))))  # crop px per photo px
+    out = full.copy()
+    win = out[y0:y1, x0:x1].astype(np.float32)
     if detail is not None and scale * MIN_UPSCALE < 1.0:
         texture, plain, mx, my = detail
         orig = cv2.remap(texture, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -100,14 +101,19 @@ def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask
         # content there (not an iris patch's filled-in part, not a painted-out iris)
         keep = cv2.erode(agree(crop, plain) * agree(plain, orig), np.ones((3, 3), np.uint8))
         inv = cv2.invertAffineTransform(src_to_crop)  # the map in photo pixels, then at photo resolution
-        px = (inv[0, 0] * mx + inv[0, 1] * my + inv[0, 2]).astype(np.float32)
-        py = (inv[1, 0] * mx + inv[1, 1] * my + inv[1, 2]).astype(np.float32)
-        sharp = cv2.remap(full, up(px), up(py), cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        k = up(keep)[..., None]
-        layer = up(crop.astype(np.float32) - keep[..., None] * orig.astype(np.float32)) + k * sharp.astype(np.float32)
+        # one warp per group of channels: the map (x, y) and (crop minus its plain part, keep)
+        pmap = np.dstack([inv[0, 0] * mx + inv[0, 1] * my + inv[0, 2],
+                          inv[1, 0] * mx + inv[1, 1] * my + inv[1, 2]]).astype(np.float32)
+        base = up(np.dstack([crop.astype(np.float32) - keep[..., None] * orig.astype(np.float32), keep]))
+        layer = cv2.remap(full, up(pmap), None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        layer *= base[..., 3:4]
+        layer += base[..., :3]
     else:
         layer = up(crop).astype(np.float32)
-    out = full.copy()
-    win = out[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = np.clip(win + (layer - win) * alpha + 0.5, 0, 255).astype(np.uint8)
+    alpha = up(mask.astype(np.float32), cv2.BORDER_CONSTANT)[..., None]
+    layer -= win  # out = win + alpha * (layer - win), in place
+    layer *= alpha
+    layer += win
+    layer += 0.5
+    out[y0:y1, x0:x1] = np.clip(layer, 0, 255).astype(np.uint8)
     return out
