@@ -124,7 +124,7 @@ class Mesh:
     """``mesh`` (params.yaml)."""
 
     SECTION: ClassVar[str] = 'mesh'
-    # petra transfer's default: the best measured (reports/paired.md: FL-CORR, self LPIPS, PSNR, SSIM better than mesh-relative; tied with mesh-ours on LPIPS, PSNR, FL-CORR; runs inside the real-time engine)
+    # petra transfer's default: the best measured (reports/paired.md: FL-CORR, self LPIPS, PSNR, SSIM better than mesh-relative, which mesh-ours/-cos tie on self metrics; runs inside the real-time engine)
     method: str
     # auto (relative for a driving video, absolute for an image) | relative | absolute
     mode: Literal['auto', 'relative', 'absolute']
