@@ -46,6 +46,12 @@ DETAIL_TOLERANCE = 24.0  # render vs plain warp (max over RGB, 0..255) at which 
 MIN_UPSCALE = 1.15  # crop-to-photo scale below which the crop already holds the photo's detail
 
 
+def upscaled(src_to_crop: np.ndarray) -> bool:
+    """Whether pasting a crop back enlarges it (by :data:`MIN_UPSCALE` or more): only then is
+    there photo detail the crop lacks. ``src_to_crop``: photo pixels -> crop pixels (2x3)."""
+    return float(np.sqrt(abs(np.linalg.det(src_to_crop[:, :2])))) * MIN_UPSCALE < 1.0
+
+
 def _window(mask: np.ndarray, src_to_crop: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
     """Photo pixels (x0, y0, x1, y1) under the mask's non-zero part (None: empty)."""
     import cv2
@@ -91,10 +97,9 @@ def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask
         gap = cv2.absdiff(a, b).max(axis=-1).astype(np.float32)
         return np.clip(1.0 - gap / DETAIL_TOLERANCE, 0.0, 1.0)
 
-    scale = float(np.sqrt(abs(np.linalg.det(src_to_crop[:, :2]))))  # crop px per photo px
     out = full.copy()
     win = out[y0:y1, x0:x1].astype(np.float32)
-    if detail is not None and scale * MIN_UPSCALE < 1.0:
+    if detail is not None and upscaled(src_to_crop):
         texture, plain, mx, my = detail
         orig = cv2.remap(texture, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # the render is the plain warp (no layer over it), and the plain warp is the target's own

@@ -30,7 +30,7 @@ from petra.geometry.driver import DriverMotion, Framing, clamp_turn, neutral_fac
 from petra.geometry.facemesh import MAX_FACES, FaceChoice, FaceMesh, FaceTracker, choose_face
 from petra.geometry.motion import FaceParams, compose_mesh, fit_face
 from petra.params import Mesh
-from .composite import border_feather, motion_mask, paste_back
+from .composite import border_feather, motion_mask, paste_back, upscaled
 from .filters import OneEuroFilter, StreamRestorer, make_filter, smooth_clip
 from .warp import MeshWarper
 
@@ -134,8 +134,11 @@ class Transfer:
         self._last_driving: tuple[np.ndarray, np.ndarray] | None = None  # last frame with a face + its points
         self._frame = 0
         self._feather = border_feather(self.crop.shape[0], self.cfg.feather)
-        # the photo's own detail over the warp, unless a refiner replaces the render by another method's crop
-        self._detail = self.cfg.paste_detail and getattr(self.refiner, "keeps_warp", True)
+        # the photo's own detail over the warp where the crop is enlarged into the photo (decided once
+        # per target: no per-frame detail maps otherwise), unless a refiner replaces the render by
+        # another method's crop
+        self._detail = (self.cfg.paste_detail and getattr(self.refiner, "keeps_warp", True)
+                        and upscaled(self.src_to_crop))
         c = self.cfg
         # an aligned driving crop has its camera framing removed already (FFHQ alignment per
         # frame): what is left is head motion, passed on whole (still bounded); separate
