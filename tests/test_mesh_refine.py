@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from petra.config import build
-from petra.generators.mesh.refine.condition import driver_regions, net_input, normalise_luma, region_masks
+from petra.generators.mesh.refine.condition import INPUTS, driver_regions, net_input, region_change, region_masks
 from petra.generators.mesh.refine.data import DataOptions, RefineData, choose_pairs
 from petra.generators.mesh.refine.recipe import RefineOptions, RefineRecipe
 
@@ -44,12 +44,29 @@ def test_driver_regions_follow_the_output_mesh_and_carry_no_colour() -> None:
     inside = np.argwhere(mask == 255)
     ys, xs = inside[:, 0], inside[:, 1]
     assert np.abs(luma[ys, xs] - grey[ys + 7, xs - 12]).mean() < 3.0
-    # a colour change of the driver does not change the net's input (luma, normalised)
+    # the net sees how the regions changed from the driver's reference frame, not how they look:
+    # a driver frame equal to its reference (whatever its appearance) gives exactly zero
+    assert not region_change(luma, luma, mask).any()
+    assert not region_change(luma, None, mask).any()  # no reference (absolute mode)
+    # the mouth darkened (e.g. opened) shows there only, with the same sign for any colouring
+    opened = driving.copy()
+    lips = np.zeros((size, size), np.uint8)
+    import cv2 as _cv2
+    from petra.geometry.canonical import LIPS_OUTER
+
+    _cv2.fillPoly(lips, [np.round(drv[LIPS_OUTER, :2]).astype(np.int32)], 255)
+    opened[lips == 255] //= 3
+    luma_open, _ = driver_regions(opened, drv, out, size)
+    ch = region_change(luma_open, luma, mask)
+    mouth_out = np.zeros((size, size), np.uint8)
+    _cv2.fillPoly(mouth_out, [np.round(out[LIPS_OUTER, :2]).astype(np.int32)], 255)
+    inner = _cv2.erode(mouth_out, np.ones((5, 5), np.uint8)) == 255
+    assert ch[inner].mean() < -0.3 and np.abs(ch[(mask == 255) & (mouth_out == 0)]).mean() < 0.02
     tinted = np.clip(driving.astype(int) * np.array([1.2, 1.0, 0.8]), 0, 255).astype(np.uint8)
-    luma2, _ = driver_regions(tinted, drv, out, size)
-    a, b = normalise_luma(luma, mask), normalise_luma(luma2, mask)
-    assert np.corrcoef(a[mask == 255], b[mask == 255])[0, 1] > 0.95
-    x = net_input(driving, driving, luma, mask)
+    tinted_open = np.clip(opened.astype(int) * np.array([1.2, 1.0, 0.8]), 0, 255).astype(np.uint8)
+    ch2 = region_change(driver_regions(tinted_open, drv, out, size)[0], driver_regions(tinted, drv, out, size)[0], mask)
+    assert np.corrcoef(ch[mask == 255], ch2[mask == 255])[0, 1] > 0.95
+    x = net_input(driving, driving, luma_open, mask, luma)
     assert x.shape == (8, size, size) and x.dtype == np.float32
     assert len(region_masks(out, size)) == 3
 
@@ -99,7 +116,7 @@ def _tiny_data(size: int = 32, n: int = 24) -> RefineData:
     luma = frames.mean(-1).astype(np.uint8)
     table = pd.DataFrame({"clip": "c", "identity": "i", "split": "train", "time_s": np.arange(n) * 0.5,
                           "landmarks": [[0.0] * 136] * n})
-    return RefineData(frames, table, pairs, base, luma, mask)
+    return RefineData(frames, table, pairs, base, luma, mask, luma[pairs["target"].to_numpy()])
 
 
 def test_refine_recipe_learns_the_correction_and_batches_are_reproducible() -> None:
@@ -138,7 +155,7 @@ def test_refiner_is_the_handmade_transfer_at_init_and_changes_it_when_trained(tm
     cfg = config.load()
     net = RefineNet(8)
     ckpt = tmp_path / "r.pt"
-    torch.save({"R": net.state_dict(), "width": 8, "provenance": {}}, ckpt)
+    torch.save({"R": net.state_dict(), "width": 8, "provenance": {}, "inputs": INPUTS}, ckpt)
     outs = []
     for refiner in (None, Refiner(ckpt)):
         r = MeshReenactor(cfg, "relative", refiner=refiner)
@@ -149,7 +166,7 @@ def test_refiner_is_the_handmade_transfer_at_init_and_changes_it_when_trained(tm
     assert np.array_equal(outs[0], outs[1])
     with torch.no_grad():
         net.out[0].bias[:3] = 0.5  # brighten everywhere
-    torch.save({"R": net.state_dict(), "width": 8, "provenance": {}}, ckpt)
+    torch.save({"R": net.state_dict(), "width": 8, "provenance": {}, "inputs": INPUTS}, ckpt)
     r = MeshReenactor(cfg, "relative", refiner=Refiner(ckpt))
     r.set_target(target)
     r.set_reference(target)
@@ -169,3 +186,70 @@ def test_shipped_checkpoint_is_registered_small_and_loads() -> None:
     assert r.provenance.get("method") == "mesh-ours-gen"
     x = torch.zeros(1, 8, 64, 64)
     assert r.net(x).shape == (1, 3, 64, 64)
+
+
+def test_the_refiner_gets_the_drivers_neutral_frame_in_relative_mode_and_none_in_absolute(sample_root: Path) -> None:
+    from petra.generators.mesh.render.transfer import MeshConfig, Transfer
+    from petra.media import read_image
+    from petra.video import iter_frames
+
+    target = read_image(sorted((sample_root / "images").glob("*.jpg"))[0])
+    clip = sorted((sample_root / "videos").glob("*/*.mp4"))[0]
+    frames = [f for _, f in iter_frames(clip, max_frames=24)]
+    for mode in ("relative", "absolute"):
+        seen: list = []
+
+        def refiner(tgt, crop, out_mesh, driving, pts, reference):
+            seen.append(reference)
+            return crop
+
+        tr = Transfer(target, MeshConfig.from_params(size=256, paste_back=False, mode=mode), video=True,
+                      refiner=refiner)
+        list(tr.run_clip(frames, 30.0))
+        tr.close()
+        assert len(seen) == len(frames)
+        if mode == "absolute":
+            assert all(r is None for r in seen)
+            continue
+        k = tr.neutral_index
+        assert k is not None and all(r is seen[0] for r in seen)
+        assert seen[0][0] is frames[k] and seen[0][1].shape == (478, 3)
+
+
+def test_nearest_face_picks_the_frame_that_looks_like_the_neutral_face() -> None:
+    from petra.geometry.driver import nearest_face, neutral_face
+    from petra.geometry.motion import fit_face
+
+    base = _face_points()
+    lower = [87, 178, 88, 95, 85, 96, 77, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 61, 14]
+    faces = []
+    for k in range(9):
+        p = base.copy()
+        p[lower, 1] += 6.0 * ((k + 1) % 3)  # the mouth opens in two of every three frames (shut: 2, 5, 8)
+        faces.append(fit_face(p))
+    i = nearest_face(faces, neutral_face(faces))
+    assert i % 3 == 2
+
+
+def test_a_checkpoint_for_other_inputs_is_refused_and_selection_falls_back_to_the_shipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A net trained on the driver's regions themselves (before the region change) reads the change as
+    garbage: such a file is refused by name, and a stale local selection is skipped with a warning."""
+    from petra import config
+    from petra.errors import PetraError
+    from petra.generators.mesh.refine import reenactor
+    from petra.generators.mesh.refine.net import RefineNet as Net
+    from petra.generators.mesh.refine.shipped import export, read, shipped_path
+
+    old = tmp_path / "old.pt"
+    torch.save({"R": Net(8).state_dict(), "width": 8, "provenance": {}}, old)  # no record of its inputs
+    with pytest.raises(PetraError, match="other net inputs"):
+        reenactor.Refiner(old)
+    monkeypatch.setattr("petra.train.select.selected_checkpoint", lambda cfg, method, allow_latest: old)
+    path = reenactor.refiner_checkpoint(config.load(), "mesh-ours-gen")
+    assert path == shipped_path() and "other net inputs" in capsys.readouterr().err
+    # the shipped format round-trips its inputs, and the same weights export to the same bytes
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    export(shipped_path(), a, {"method": "mesh-ours-gen"})
+    export(shipped_path(), b, {"method": "mesh-ours-gen"})
+    assert read(a)["inputs"] == INPUTS and a.read_bytes() == b.read_bytes()

@@ -129,13 +129,15 @@ def _refine_checkpoint(path, brightness: float):
     refinement net shifts the colours by ``brightness`` (0 = the hand-made result)."""
     import torch
 
+    from petra.generators.mesh.refine.condition import INPUTS
     from petra.generators.mesh.refine.net import RefineNet
     from petra.train.checkpoint import save_checkpoint
 
     net = RefineNet(8)
     with torch.no_grad():
         net.out[0].bias[:3] = brightness
-    return save_checkpoint(path, {"R": net.state_dict()}, {"method": "mesh-ours-gen"}, step=7)
+    return save_checkpoint(path, {"R": net.state_dict(), "meta": {"inputs": INPUTS}}, {"method": "mesh-ours-gen"},
+                           step=7)
 
 
 def test_transfer_runs_a_checkpoint_from_the_mlflow_model_registry(tmp_path, monkeypatch, target, driving_image, capsys):

@@ -124,7 +124,7 @@ class Mesh:
     """``mesh`` (params.yaml)."""
 
     SECTION: ClassVar[str] = 'mesh'
-    # petra transfer's default: the best measured (reports/paired.md: FL-CORR, self LPIPS, PSNR, SSIM better than mesh-relative, which mesh-ours/-cos tie on self metrics; runs inside the real-time engine)
+    # petra transfer's default: the hand-made transfer. mesh-ours-gen gains 1.9 % self LPIPS (reports/paired.md) but not FL-CORR, moves other people's clips off the target's identity (benchmarks/refine_identity.py: dlib distance 0.119 -> 0.141, farther in 24/24 clips), can blot highlights and runs at a third of the speed (docs/mesh_refine.md)
     method: str
     # auto (relative for a driving video, absolute for an image) | relative | absolute
     mode: Literal['auto', 'relative', 'absolute']
@@ -344,6 +344,8 @@ class TrainMeshRefine:
     SECTION: ClassVar[str] = 'train_mesh.refine'
     width: int  # base channels (fps at 256² depends on it: benchmarks/transfer_fps.py)
     cross_share: float  # share of cross-identity pairs per batch (the `keep` term)
+    # share of training pairs shown without the driver's reference (absolute mode: no region change)
+    no_reference_share: float
     scale_jitter: float
     colour_jitter: float
     # shipped: start from the packaged checkpoint (check it: steps 0, or fine-tune it) | none: from zero (train_full)

@@ -139,7 +139,7 @@ REGISTRY: dict[str, WeightFile] = {w.name: w for w in [
                description="petra's trained refinement of the mesh transfer (method mesh-ours-gen), "
                "made by `snakemake --cores all train_full` (docs/mesh_refine.md)",
                url=None, page="shipped in the petra package (src/petra/generators/mesh/refine/)",
-               sha256="665be2227c328cef700c7751a2f30e814aa6a0ddd86cafc0de804e2231c213c1", kind="shipped",
+               sha256="57f1df26855bf5a0b072e27b8ef002a50486b261382505ac811df20631eac3d9", kind="shipped",
                package="petra.generators.mesh.refine",
                rules=("train", "evaluate", "transfer")),
     _dlib_file("dlib_landmarks68", "shape_predictor_68_face_landmarks.dat",

@@ -86,6 +86,15 @@ def neutral_face(faces: Sequence[FaceParams]) -> FaceParams:
     return FaceParams(pose, shape, neutral_shape(shape))
 
 
+def nearest_face(faces: Sequence[FaceParams], neutral: FaceParams) -> int:
+    """Index of the face whose eyes and mouth are nearest ``neutral``'s (a real frame to stand
+    for the composite neutral face: its pixels are the reference a refiner compares against)."""
+    w = _region_weights()[:, 1:].sum(1)  # eyes and mouth
+    shapes = np.stack([f.shape for f in faces])
+    d = (np.linalg.norm(shapes - neutral.shape[None], axis=-1) * w).sum(1)
+    return int(np.argmin(d))
+
+
 def soft_clamp(x: float, limit: float, knee: float = 0.7) -> float:
     """Identity up to ``knee * limit``, then a smooth (C1) approach to ``limit`` (odd)."""
     a, k = abs(x), knee * limit

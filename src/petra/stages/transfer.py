@@ -220,8 +220,9 @@ class CropReenactor:
             self._referenced = True
         return self.reenactor.drive(drv)
 
-    def __call__(self, target: Any, crop: Any, out_mesh: Any, driving: Any, pts: Any) -> Any:
-        """The engine's refiner hook: the output crop at the size of the engine's ``crop``."""
+    def __call__(self, target: Any, crop: Any, out_mesh: Any, driving: Any, pts: Any, reference: Any = None) -> Any:
+        """The engine's refiner hook: the output crop at the size of the engine's ``crop`` (``reference``,
+        the driver's reference view, is not used: the method keeps its own reference frame)."""
         import cv2
 
         out = self.drive(driving, pts)
@@ -269,8 +270,13 @@ def _run_video(tr: Any, driving: Path, out: Path, info: Any, strict: bool) -> in
     frames = iter_frames(driving, strict=strict, on_partial=warn)  # a partly undecodable clip is found here
     pts = tr.clip_landmarks(tqdm(frames, total=total, desc="landmarks", unit="frame", leave=False), str(driving))
     _say_choice(tr.driving_choice, driving, "--driving-face-index")
-    if tr.mode == "relative":
-        tr.analyse(pts)
+    if tr.mode == "relative" and tr.analyse(pts) is not None and tr.refiner is not None:
+        # the refiner compares each frame with the neutral frame: decode it once more
+        k = tr.neutral_index
+        for i, (_, frame) in enumerate(iter_frames(driving, on_partial=None)):
+            if i == k:
+                tr.set_reference_view(frame, pts[k])
+                break
     first = next(i for i, p in enumerate(pts) if p is not None)
     try:
         for i, (t, frame) in enumerate(tqdm(iter_frames(driving, on_partial=None), total=total, desc="transfer",

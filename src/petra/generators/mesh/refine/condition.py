@@ -1,11 +1,20 @@
-"""The refinement net's inputs: base, target, and the driver's mouth and eyes on the output mesh.
+"""The refinement net's inputs: base, target, and how the driver's mouth and eyes *changed*.
 
 The driver's regions are what the warp of the *target* cannot know (teeth, how the lips
-part, the eyelids' shape). Each region (mouth, right eye, left eye) of the driving
+part, creases, the lids' shading). Each region (mouth, right eye, left eye) of a driving
 image is brought onto the output mesh by the similarity that maps its landmarks onto
 the output's, so a driver of another face shape still lands where the output's mouth
-and eyes are. Only luma enters, normalised inside the regions: lip and skin colour are
-the driver's identity, and the colour must come from the target.
+and eyes are.
+
+Why a change and not the driver's appearance: on self-reenactment pairs the driver is the
+ground truth, so a net shown the driver's eyes and mouth learns to copy them, and on another
+person's clip that copy is an identity leak (the driver's iris brightness, beard, lip shape
+painted into the target: benchmarks/refine_identity.py). The net sees instead the driver's
+luma minus that of the driver's *reference* frame (the face relative mode measures motion
+from, brought onto the same output regions): what the expression did, not who made it; an
+identical frame gives zero. Without a reference (absolute mode, a single driving image) the
+channel is zero. Only luma enters, scaled by the driver's own spread inside the regions: lip
+and skin colour are the driver's identity, and the colour must come from the target.
 """
 from __future__ import annotations
 
@@ -15,6 +24,10 @@ import cv2
 import numpy as np
 
 from petra.geometry.canonical import LIPS_OUTER, canonical_face
+
+# the encoding of the net's inputs; checkpoints record it and one made for other inputs is refused
+# (a net trained on the driver's regions themselves reads a region change as garbage)
+INPUTS = "region-change-1"
 
 REGION_DILATE = 0.035  # region masks grow by this fraction of the crop side
 REGION_BLUR = 0.02     # and are feathered over this fraction
@@ -67,21 +80,25 @@ def driver_regions(driving: np.ndarray, drv_pts: np.ndarray, out_pts: np.ndarray
     return np.round(luma).astype(np.uint8), np.round(mask * 255.0).astype(np.uint8)
 
 
-def normalise_luma(luma: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Luma in [0, 255] → zero mean, unit spread inside the mask (×mask), float32; works on
-    ``[..., S, S]`` batches (statistics per image)."""
+def region_change(luma: np.ndarray, ref_luma: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
+    """(driver luma − reference luma) inside the regions, over the driver's spread there (×mask),
+    float32; zeros without a reference. Works on ``[..., S, S]`` batches (statistics per image)."""
+    if ref_luma is None:
+        return np.zeros(np.shape(luma), np.float32)
     m = mask.astype(np.float32) / 255.0
     y = luma.astype(np.float32) / 255.0
+    r = ref_luma.astype(np.float32) / 255.0
     w = m.sum(axis=(-2, -1), keepdims=True) + 1e-3
     mean = (y * m).sum(axis=(-2, -1), keepdims=True) / w
     std = np.sqrt((((y - mean) ** 2) * m).sum(axis=(-2, -1), keepdims=True) / w) + 0.05
-    return ((y - mean) / std * 0.5 * m).astype(np.float32)
+    return ((y - r) / std * 0.5 * m).astype(np.float32)
 
 
-def net_input(base: np.ndarray, target: np.ndarray, luma: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``[8, S, S]`` float32: base and target in [-1, 1], normalised driver luma, region mask."""
+def net_input(base: np.ndarray, target: np.ndarray, luma: np.ndarray, mask: np.ndarray,
+              ref_luma: np.ndarray | None) -> np.ndarray:
+    """``[8, S, S]`` float32: base and target in [-1, 1], the driver's region change, region mask."""
     def rgb(a: np.ndarray) -> np.ndarray:
         return a.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
 
-    return np.concatenate([rgb(base), rgb(target), normalise_luma(luma, mask)[None],
+    return np.concatenate([rgb(base), rgb(target), region_change(luma, ref_luma, mask)[None],
                            (mask.astype(np.float32) / 255.0)[None]], axis=0)

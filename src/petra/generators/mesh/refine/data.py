@@ -18,7 +18,7 @@ storing base, driver regions and masks makes a training step cost only the net.
   reference = the clip's neutral face as evaluation does): no ground truth; they keep
   identity (the net must not move the result away from the target's face).
 
-The folder (``frames.npy``, ``base.npy``, ``luma.npy``, ``mask.npy``, ``frames.parquet``,
+The folder (``frames.npy``, ``base.npy``, ``luma.npy``, ``ref_luma.npy``, ``mask.npy``, ``frames.parquet``,
 ``pairs.parquet``, ``done.json``) is written under a temporary name and renamed when
 complete; the same params and seed give the same pairs.
 """
@@ -42,7 +42,7 @@ from petra.params import TrainMeshRefineData
 from petra.paths import listing
 from petra.video import iter_frames
 
-VERSION = 5  # the pair set is the engine's output: bump when its renders change (2: aligned framing passed on whole; 3: closed-eye fill; 4: matted head layer, small-driver mouth; 5: colour kept in a colour target's mouth interior)
+VERSION = 6  # the pair set is the engine's output: bump when its renders change (2: aligned framing passed on whole; 3: closed-eye fill; 4: matted head layer, small-driver mouth; 5: colour kept in a colour target's mouth interior; 6: the reference frame's regions, ref_luma)
 
 
 DataOptions = TrainMeshRefineData  # ``train_mesh.refine.data``: typed in petra.params, built by petra.config.build
@@ -58,15 +58,16 @@ class RefineData:
     base: np.ndarray     # [P, S, S, 3] uint8 hand-made render
     luma: np.ndarray     # [P, S, S] uint8 driver luma on the output's regions
     mask: np.ndarray     # [P, S, S] uint8 region mask
+    ref_luma: np.ndarray  # [P, S, S] uint8 the driver's reference frame's luma on the same regions
 
     @classmethod
     def load(cls, folder: str | Path) -> "RefineData":
         f = Path(folder)
         if not (f / "done.json").is_file():
             raise InputError(f, "refinement data incomplete (no done.json); run `petra refine-data`")
-        m = {k: np.load(f / f"{k}.npy", mmap_mode="r") for k in ("frames", "base", "luma", "mask")}
+        m = {k: np.load(f / f"{k}.npy", mmap_mode="r") for k in ("frames", "base", "luma", "mask", "ref_luma")}
         return cls(m["frames"], pd.read_parquet(f / "frames.parquet"), pd.read_parquet(f / "pairs.parquet"),
-                   m["base"], m["luma"], m["mask"])
+                   m["base"], m["luma"], m["mask"], m["ref_luma"])
 
 
 # ---------------------------------------------------------------- frames
@@ -197,13 +198,17 @@ class _Recorder:
     """A refiner that changes nothing and keeps the net's inputs of the last frame."""
 
     def __init__(self) -> None:
-        self.last: tuple[np.ndarray, np.ndarray] | None = None
+        self.last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __call__(self, target: np.ndarray, crop: np.ndarray, out_mesh: np.ndarray, driving: np.ndarray,
-                 pts: np.ndarray) -> np.ndarray:
+                 pts: np.ndarray, reference: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         from .condition import driver_regions
 
-        self.last = driver_regions(driving, pts, out_mesh, crop.shape[0])
+        size = crop.shape[0]
+        luma, mask = driver_regions(driving, pts, out_mesh, size)
+        # relative mode always has a reference here (set_reference / set_clip before driving)
+        ref = luma if reference is None else driver_regions(reference[0], reference[1], out_mesh, size)[0]
+        self.last = (luma, mask, ref)
         return crop
 
 
@@ -218,7 +223,7 @@ def _render_init(frames_path: str, cfg: Mapping[str, Any]) -> None:
     _WORKER["cfg"] = cfg
 
 
-def _render_group(rows: list[dict[str, Any]]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _render_group(rows: list[dict[str, Any]]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Render one group (one target, its drivers in order) with the hand-made transfer."""
     from ..methods import MeshReenactor
 
@@ -227,7 +232,8 @@ def _render_group(rows: list[dict[str, Any]]) -> tuple[int, np.ndarray, np.ndarr
     r = MeshReenactor(cfg, "relative", refiner=rec)
     size = frames.shape[1]
     n = len(rows)
-    base, luma, mask = np.zeros((n, size, size, 3), np.uint8), np.zeros((n, size, size), np.uint8), np.zeros((n, size, size), np.uint8)
+    base = np.zeros((n, size, size, 3), np.uint8)
+    luma, mask, ref = (np.zeros((n, size, size), np.uint8) for _ in range(3))
     ok = np.zeros(n, bool)
     try:
         r.set_target(np.asarray(frames[rows[0]["target"]]))
@@ -242,13 +248,13 @@ def _render_group(rows: list[dict[str, Any]]) -> tuple[int, np.ndarray, np.ndarr
             out = r.drive(d)
             if rec.last is None:  # no face in the driver: the target came back, nothing to learn
                 continue
-            base[k], (luma[k], mask[k]) = out, rec.last
+            base[k], (luma[k], mask[k], ref[k]) = out, rec.last
             ok[k] = True
     except PetraError:
         pass
     finally:
         r.close()  # MediaPipe graphs: ~10 MB per group otherwise (a build of 1 000 groups ran out of memory)
-    return rows[0]["group"], ok, base, luma, mask
+    return rows[0]["group"], ok, base, luma, mask, ref
 
 
 def build(cfg: Mapping[str, Any], manifest: pd.DataFrame, out: str | Path, opts: DataOptions, root: str | Path = ".",
@@ -284,16 +290,18 @@ def build(cfg: Mapping[str, Any], manifest: pd.DataFrame, out: str | Path, opts:
     base = np.lib.format.open_memmap(tmp / "base.npy", "w+", np.uint8, (len(pairs), size, size, 3))
     luma = np.lib.format.open_memmap(tmp / "luma.npy", "w+", np.uint8, (len(pairs), size, size))
     mask = np.lib.format.open_memmap(tmp / "mask.npy", "w+", np.uint8, (len(pairs), size, size))
+    ref = np.lib.format.open_memmap(tmp / "ref_luma.npy", "w+", np.uint8, (len(pairs), size, size))
     ok = np.zeros(len(pairs), bool)
     start = {int(g[0]["group"]): int(i) for g, i in zip(groups, np.cumsum([0] + [len(g) for g in groups[:-1]]))}
     plain_cfg = json.loads(json.dumps(cfg, default=str))
     with get_context("spawn").Pool(max(1, opts.workers), _render_init, (str(tmp / "frames.npy"), plain_cfg),
                                    maxtasksperchild=200) as pool:  # bounds whatever native memory a worker keeps
-        for gid, k, b, lu, m in tqdm(pool.imap(_render_group, groups), total=len(groups),
+        for gid, k, b, lu, m, rl in tqdm(pool.imap(_render_group, groups), total=len(groups),
                                       desc="refine-data: hand-made renders", unit="group"):
             s = start[gid]
             base[s:s + len(k)], luma[s:s + len(k)], mask[s:s + len(k)], ok[s:s + len(k)] = b, lu, m, k
-    base.flush(), luma.flush(), mask.flush()
+            ref[s:s + len(k)] = rl
+    base.flush(), luma.flush(), mask.flush(), ref.flush()
     pairs["ok"] = ok
     pairs.to_parquet(tmp / "pairs.parquet", index=False)
     summary = {"frames": len(table), "clips": int(table["clip"].nunique()), "pairs": int(ok.sum()),

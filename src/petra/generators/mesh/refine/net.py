@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-IN_CHANNELS = 8  # base RGB, target RGB, driver luma (regions), region mask
+IN_CHANNELS = 8  # base RGB, target RGB, the driver's region change (luma), region mask
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:

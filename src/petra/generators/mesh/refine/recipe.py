@@ -11,7 +11,9 @@ Losses (``train_mesh.refine.weights``), images in [-1, 1]:
 
 Augmentation (training batches only): horizontal flip, scale ±``scale_jitter`` and shift,
 one colour change (brightness, contrast, saturation, per-channel gain) applied alike to
-base, target and ground truth, so the net learns corrections, not a colour.
+base, target and ground truth, so the net learns corrections, not a colour; a
+``no_reference_share`` of the pairs is shown without the driver's reference (no region
+change), as absolute mode runs.
 Validation reports the same terms and ``base_lpips`` (the hand-made result's LPIPS on the
 same pairs), so ``lpips / base_lpips`` is the gain.
 """
@@ -30,7 +32,7 @@ from petra.config import build
 from petra.params import TrainMeshRefine
 from petra.train.losses import PSP_CROP, inner_crop
 
-from .condition import net_input
+from .condition import INPUTS, net_input
 from .data import RefineData
 from .net import RefineNet
 
@@ -118,12 +120,14 @@ class RefineSampler:
             is_self = row["kind"] == "self"
             base, target = np.asarray(d.base[i]), np.asarray(d.frames[row["target"]])
             gt = np.asarray(d.frames[row["driver"]]) if is_self else np.zeros_like(base)
-            luma, mask = np.asarray(d.luma[i]), np.asarray(d.mask[i])
+            luma, mask, ref = np.asarray(d.luma[i]), np.asarray(d.mask[i]), np.asarray(d.ref_luma[i])
             if self.augment:
                 base, target, gt = _colour(rng, [base, target, gt], self.opts.colour_jitter)
-                base, target, gt, luma, mask = _augment(rng, [base, target, gt, luma, mask], base.shape[0],
-                                                        self.opts.scale_jitter)
-            xs.append(net_input(base, target, luma, mask))
+                base, target, gt, luma, mask, ref = _augment(rng, [base, target, gt, luma, mask, ref], base.shape[0],
+                                                             self.opts.scale_jitter)
+            # some pairs without the reference, as absolute mode (a single driving image) runs
+            no_ref = self.augment and rng.random() < self.opts.no_reference_share
+            xs.append(net_input(base, target, luma, mask, None if no_ref else ref))
             gts.append(gt.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0)
             selfs.append(is_self)
         return RefineBatch(torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(gts)), torch.tensor(selfs))
@@ -160,9 +164,12 @@ class RefineRecipe:
         return self
 
     def state_dict(self) -> dict[str, dict[str, Any]]:
-        return {"R": self.R.state_dict()}
+        return {"R": self.R.state_dict(), "meta": {"inputs": INPUTS}}
 
     def load_state_dict(self, parts: Mapping[str, Mapping[str, Any]]) -> None:
+        from .shipped import check_inputs
+
+        check_inputs("<checkpoint>", parts.get("meta", {}).get("inputs"))
         self.R.load_state_dict(parts["R"])
 
     def terms(self, batch: RefineBatch, out: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -28,20 +28,34 @@ def shipped_path() -> Path:
 
 
 def read(path: str | Path) -> dict[str, Any]:
-    """A refinement checkpoint: the shipped format, or a training checkpoint of the shared loop."""
+    """A refinement checkpoint: the shipped format, or a training checkpoint of the shared loop.
+    ``inputs``: the input encoding it was trained on (None: made before checkpoints recorded it)."""
 
     obj = safe_torch_load(path)
     if "R" in obj:  # shipped
-        return {"R": obj["R"], "width": int(obj["width"]), "provenance": obj.get("provenance", {})}
+        return {"R": obj["R"], "width": int(obj["width"]), "provenance": obj.get("provenance", {}),
+                "inputs": obj.get("inputs")}
     parts = obj.get("parts", {})
     if "R" not in parts:
         raise PetraError(f"{path}: not a refinement checkpoint (no 'R' net)")
     width = int(parts["R"]["stem.0.weight"].shape[0])
-    return {"R": parts["R"], "width": width, "provenance": {"checkpoint": str(path), "step": obj.get("step")}}
+    return {"R": parts["R"], "width": width, "provenance": {"checkpoint": str(path), "step": obj.get("step")},
+            "inputs": parts.get("meta", {}).get("inputs")}
+
+
+def check_inputs(path: str | Path, inputs: str | None) -> None:
+    """PetraError unless a checkpoint was trained on this petra's net inputs."""
+    from .condition import INPUTS
+
+    if inputs != INPUTS:
+        raise PetraError(f"{path}: a refinement checkpoint for other net inputs ({inputs or 'unrecorded'}; "
+                         f"this petra feeds {INPUTS}): retrain it, or use the shipped one")
 
 
 def load_net_state(path: str | Path) -> Mapping[str, Any]:
-    return read(path)["R"]
+    obj = read(path)
+    check_inputs(path, obj["inputs"])
+    return obj["R"]
 
 
 def export(checkpoint: str | Path, out: str | Path, provenance: Mapping[str, Any],
@@ -54,8 +68,10 @@ def export(checkpoint: str | Path, out: str | Path, provenance: Mapping[str, Any
 
     src = read(checkpoint)
     prov = {**src["provenance"], **dict(provenance)}
-    with atomic_path(out) as tmp:
-        torch.save({"R": src["R"], "width": src["width"], "provenance": prov}, tmp)
+    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+        # through a file object: the zip's record names are then "archive/…", not the temporary
+        # file's name, so the same weights and provenance give the same bytes (and sha256)
+        torch.save({"R": src["R"], "width": src["width"], "provenance": prov, "inputs": src["inputs"]}, fh)
     if curves is not None:
         write_json(curves_path(out), {"provenance": prov, **dict(curves)})
     return sha256_file(out)

@@ -26,7 +26,7 @@ import numpy as np
 from petra.config import build
 from petra.errors import NoFaceError
 from petra.geometry.canonical import DLIB68_FROM_MESH
-from petra.geometry.driver import DriverMotion, Framing, clamp_turn, neutral_face
+from petra.geometry.driver import DriverMotion, Framing, clamp_turn, nearest_face, neutral_face
 from petra.geometry.facemesh import MAX_FACES, FaceChoice, FaceMesh, FaceTracker, choose_face
 from petra.geometry.motion import FaceParams, compose_mesh, fit_face
 from petra.params import Mesh
@@ -34,8 +34,10 @@ from .composite import border_feather, motion_mask, paste_back, upscaled
 from .filters import OneEuroFilter, StreamRestorer, make_filter, smooth_clip
 from .warp import MeshWarper
 
-# (target crop, rendered crop, output mesh [478, 3] crop px, driving image, driving mesh in its px) -> crop
-Refiner = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+# (target crop, rendered crop, output mesh [478, 3] crop px, driving image, driving mesh in its px,
+#  the driver's reference view (image, mesh) or None) -> crop
+Refiner = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                    "tuple[np.ndarray, np.ndarray] | None"], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,10 @@ class Transfer:
         self.warper = MeshWarper(self.crop, self.crop_pts, gaze=self.cfg.gaze, head=self.cfg.head_layer,
                                  mouth=self.cfg.mouth_interior)
         self.reference: FaceParams | None = None
+        # relative mode: a driving frame (image, mesh) showing the reference face, for a refiner that
+        # reads how the driver's regions changed (after analyse(): the frame nearest the neutral face)
+        self.reference_view: tuple[np.ndarray, np.ndarray] | None = None
+        self.neutral_index: int | None = None  # analyse(): that frame's index in its points
         self._last_face: FaceParams | None = None
         self._warned_turn = False
         self._fits: dict[int, tuple[np.ndarray, FaceParams]] = {}  # analyse()'s fits, by id of the points
@@ -187,21 +193,29 @@ class Transfer:
         if pts is None:
             raise NoFaceError("<driving>", "no face found")
         self.reference = fit_face(self._driving_frame(pts))
+        self.reference_view = (driving, pts)
         self.motion.set_reference(self.reference)
 
     def analyse(self, points: Sequence[np.ndarray | None]) -> FaceParams | None:
         """Relative mode on a whole clip: the driver's neutral face over all its frames
         (``points``: the driving mesh of each frame, None where no face) becomes the reference."""
+        fits = [(i, p, fit_face(self._driving_frame(p))) for i, p in enumerate(points) if p is not None]
         # the arrays are kept with their fits, so an id is never reused while cached
-        self._fits = {id(p): (p, fit_face(self._driving_frame(p))) for p in points if p is not None}
-        faces = [f for _, f in self._fits.values()]
+        self._fits = {id(p): (p, f) for _, p, f in fits}
+        faces = [f for _, _, f in fits]
         if faces and self.cfg.reference == "neutral":
             self.reference = neutral_face(faces)
         elif faces:
             self.reference = faces[0]
+        self.reference_view, self.neutral_index = None, None
         if self.reference is not None:
             self.motion.set_reference(self.reference)
+            self.neutral_index = fits[nearest_face(faces, self.reference)][0]
         return self.reference
+
+    def set_reference_view(self, driving: np.ndarray, pts: np.ndarray) -> None:
+        """The driving frame at :attr:`neutral_index` and its mesh (analyse() saw only points)."""
+        self.reference_view = (driving, pts)
 
     def clip_landmarks(self, frames: Iterable[tuple[float, np.ndarray]], path: str = "<driving>"
                        ) -> list[np.ndarray | None]:
@@ -227,8 +241,9 @@ class Transfer:
     def run_clip(self, frames: Sequence[np.ndarray], fps: float, path: str = "<driving>") -> Iterator[Output]:
         """Transfer a whole clip held in memory: landmarks, neutral reference, then every frame."""
         pts = self.clip_landmarks(((i / fps, f) for i, f in enumerate(frames)), path)
-        if self.mode == "relative":
-            self.analyse(pts)
+        if self.mode == "relative" and self.analyse(pts) is not None:
+            k = self.neutral_index
+            self.set_reference_view(frames[k], pts[k])
         first = next(i for i, p in enumerate(pts) if p is not None)
         for i, (f, p) in enumerate(zip(frames, pts)):
             yield self.still() if i < first else self.drive_points(f, p, i / fps)
@@ -292,7 +307,7 @@ class Transfer:
             cached = self._fits.pop(id(pts), None)  # fitted already by analyse()
             src = cached[1] if cached is not None and cached[0] is pts else fit_face(self._driving_frame(pts))
             if self.mode == "relative" and self.reference is None:
-                self.reference = src
+                self.reference, self.reference_view = src, (driving, pts)
                 self.motion.set_reference(src)
         if self.mode == "relative":
             mo = self.motion(src, t)
@@ -309,7 +324,8 @@ class Transfer:
         self._last_face = src
         crop = self.warper.render(out_mesh, driving, pts)  # + mouth and eye interiors from the driver
         if self.refiner is not None:
-            crop = self.refiner(self.crop, crop, out_mesh, driving, pts)
+            crop = self.refiner(self.crop, crop, out_mesh, driving, pts,
+                                self.reference_view if self.mode == "relative" else None)
         full = None
         if self.cfg.paste_back and not self.aligned:
             mx, my = self.warper.last_maps  # type: ignore[misc]
