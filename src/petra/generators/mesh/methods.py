@@ -62,9 +62,8 @@ class MeshReenactor:
             pts.append(p)
             if p is not None:
                 self._clip[_digest(f)] = p
-        if self._tr.mode == "relative" and any(p is not None for p in pts) and self._tr.analyse(pts) is not None:
-            k = self._tr.neutral_index
-            self._tr.set_reference_view(frames[k], pts[k])
+        if self._tr.mode == "relative" and any(p is not None for p in pts):
+            self._tr.analyse(pts, frames)
 
     def drive(self, driving: np.ndarray) -> np.ndarray:
         assert self._target is not None, "set_target first"

@@ -80,6 +80,16 @@ def driver_regions(driving: np.ndarray, drv_pts: np.ndarray, out_pts: np.ndarray
     return np.round(luma).astype(np.uint8), np.round(mask * 255.0).astype(np.uint8)
 
 
+def regions_with_reference(driving: np.ndarray, drv_pts: np.ndarray, out_pts: np.ndarray, size: int,
+                           reference: tuple[np.ndarray, np.ndarray] | None
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(driver luma, region mask, reference luma or None) on the output mesh: :func:`driver_regions`
+    of the driving frame and of the driver's reference view (image, mesh), when there is one."""
+    luma, mask = driver_regions(driving, drv_pts, out_pts, size)
+    ref = None if reference is None else driver_regions(reference[0], reference[1], out_pts, size)[0]
+    return luma, mask, ref
+
+
 def region_change(luma: np.ndarray, ref_luma: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
     """(driver luma − reference luma) inside the regions, over the driver's spread there (×mask),
     float32; zeros without a reference. Works on ``[..., S, S]`` batches (statistics per image)."""

@@ -202,13 +202,11 @@ class _Recorder:
 
     def __call__(self, target: np.ndarray, crop: np.ndarray, out_mesh: np.ndarray, driving: np.ndarray,
                  pts: np.ndarray, reference: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-        from .condition import driver_regions
+        from .condition import regions_with_reference
 
-        size = crop.shape[0]
-        luma, mask = driver_regions(driving, pts, out_mesh, size)
+        luma, mask, ref = regions_with_reference(driving, pts, out_mesh, crop.shape[0], reference)
         # relative mode always has a reference here (set_reference / set_clip before driving)
-        ref = luma if reference is None else driver_regions(reference[0], reference[1], out_mesh, size)[0]
-        self.last = (luma, mask, ref)
+        self.last = (luma, mask, luma if ref is None else ref)
         return crop
 
 

@@ -16,7 +16,7 @@ import torch
 
 from petra.errors import PetraError
 
-from .condition import driver_regions, net_input
+from .condition import net_input, regions_with_reference
 from .net import RefineNet
 
 
@@ -39,8 +39,7 @@ class Refiner:
                  pts: np.ndarray, reference: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """``reference``: the driver's reference frame and its points (relative mode), else None."""
         size = crop.shape[0]
-        luma, mask = driver_regions(driving, pts, out_mesh, size)
-        ref = None if reference is None else driver_regions(reference[0], reference[1], out_mesh, size)[0]
+        luma, mask, ref = regions_with_reference(driving, pts, out_mesh, size, reference)
         x = torch.from_numpy(net_input(crop, target, luma, mask, ref))[None]
         y = self.net(x)[0]
         return ((y.permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()

@@ -196,9 +196,12 @@ class Transfer:
         self.reference_view = (driving, pts)
         self.motion.set_reference(self.reference)
 
-    def analyse(self, points: Sequence[np.ndarray | None]) -> FaceParams | None:
+    def analyse(self, points: Sequence[np.ndarray | None], frames: Sequence[np.ndarray] | None = None
+                ) -> FaceParams | None:
         """Relative mode on a whole clip: the driver's neutral face over all its frames
-        (``points``: the driving mesh of each frame, None where no face) becomes the reference."""
+        (``points``: the driving mesh of each frame, None where no face) becomes the reference;
+        with the clip's ``frames`` the one at :attr:`neutral_index` also becomes the reference view
+        (without them, :meth:`set_reference_view` once it is decoded)."""
         fits = [(i, p, fit_face(self._driving_frame(p))) for i, p in enumerate(points) if p is not None]
         # the arrays are kept with their fits, so an id is never reused while cached
         self._fits = {id(p): (p, f) for _, p, f in fits}
@@ -211,6 +214,8 @@ class Transfer:
         if self.reference is not None:
             self.motion.set_reference(self.reference)
             self.neutral_index = fits[nearest_face(faces, self.reference)][0]
+            if frames is not None:
+                self.set_reference_view(frames[self.neutral_index], points[self.neutral_index])
         return self.reference
 
     def set_reference_view(self, driving: np.ndarray, pts: np.ndarray) -> None:
@@ -241,9 +246,8 @@ class Transfer:
     def run_clip(self, frames: Sequence[np.ndarray], fps: float, path: str = "<driving>") -> Iterator[Output]:
         """Transfer a whole clip held in memory: landmarks, neutral reference, then every frame."""
         pts = self.clip_landmarks(((i / fps, f) for i, f in enumerate(frames)), path)
-        if self.mode == "relative" and self.analyse(pts) is not None:
-            k = self.neutral_index
-            self.set_reference_view(frames[k], pts[k])
+        if self.mode == "relative":
+            self.analyse(pts, frames)
         first = next(i for i, p in enumerate(pts) if p is not None)
         for i, (f, p) in enumerate(zip(frames, pts)):
             yield self.still() if i < first else self.drive_points(f, p, i / fps)
