@@ -42,6 +42,39 @@ def border_feather(size: int, frac: float) -> np.ndarray:
     return np.minimum(u[None, :], u[:, None])
 
 
+EDGE_FILL = 0.12  # band beyond the photo's edge (fraction of the crop side) filled from the edge: whole
+                  # over its first half (the head moves at most mesh.max_shift = 0.06), fading out over the rest
+
+
+def photo_edge_fill(crop: np.ndarray, photo: np.ndarray, src_to_crop: np.ndarray,
+                    band: float = EDGE_FILL) -> np.ndarray:
+    """The aligned ``crop`` with a band beyond the photo's edge holding the edge, replicated.
+
+    FFHQ alignment fills the crop outside the photo with a blurred reflection fading to the
+    mean colour. Where the head moves, the warp pulls that fill into the photo: a head whose
+    hair the photo's top edge cuts (a tight headshot) grows a dark smudge above its crown.
+    Hair and background go on past the edge, which replicating the edge row approximates
+    for the few pixels a head moves; farther out the FFHQ fill is kept, so a crop shown
+    whole (``--no-paste-back``) keeps its look. A crop inside the photo is returned as is.
+    """
+    import cv2
+
+    h, w = crop.shape[:2]
+    inside = cv2.warpAffine(np.full(photo.shape[:2], 255, np.uint8), src_to_crop, (w, h), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if inside.min() == 255:
+        return crop
+    a = inside.astype(np.float32) / 255.0
+    dist = cv2.distanceTransform((inside < 128).astype(np.uint8), cv2.DIST_L2, 3)
+    half = max(0.5 * band * max(h, w), 1.0)
+    u = np.clip(2.0 - dist / half, 0.0, 1.0)
+    rep_w = ((1.0 - a) * u * u * (3.0 - 2.0 * u))[..., None]
+    rep = cv2.warpAffine(photo, src_to_crop, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = crop.astype(np.float32)
+    out += rep_w * (rep.astype(np.float32) - out)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
 DETAIL_TOLERANCE = 24.0  # render vs plain warp (max over RGB, 0..255) at which the photo's detail is off
 MIN_UPSCALE = 1.15  # crop-to-photo scale below which the crop already holds the photo's detail
 

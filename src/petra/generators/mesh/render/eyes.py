@@ -23,6 +23,8 @@ from .lids import _xp
 
 EYES = (("eye_right", IRIS_RIGHT), ("eye_left", IRIS_LEFT))
 MIN_OPEN = 0.35  # eye opening / iris diameter below which the target eye counts as closed
+RING = 1.15      # iris radii painted out and drawn: the patch holds a ring of the target's own sclera, so
+                 # the drawn disk's pixel edge falls on sclera next to sclera, not on the iris's edge
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def build_atlas(target: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, list[I
         opening = eye_polygon_mask(pts, cf.loops[eye], (h, w))
         c = pts[iris[0], :2]
         disk = np.zeros((h, w), np.uint8)
-        cv2.circle(disk, tuple(np.round(c * 16).astype(int)), int(round(r * 1.15 * 16)), 255, -1, cv2.LINE_8, 4)
+        cv2.circle(disk, tuple(np.round(c * 16).astype(int)), int(round(r * RING * 16)), 255, -1, cv2.LINE_8, 4)
         hole = cv2.bitwise_and(disk, cv2.dilate(opening, np.ones((3, 3), np.uint8)))
         half = int(np.ceil(r * 1.3)) + 1
         x0, y0 = int(round(c[0])) - half, int(round(c[1])) - half
@@ -112,12 +114,19 @@ def _crop(img: np.ndarray, x0: int, y0: int, n: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class IrisDraw:
-    """Where one output iris goes: bbox in the output and the pixels (mask) it covers."""
+    """Where one output iris goes: bbox in the output, the pixels (mask) it covers, and how much
+    of each the eye opening covers (anti-aliased: the lids cut the iris with a smooth edge)."""
 
     patch: IrisPatch
     y0: int
     x0: int
-    mask: np.ndarray  # [h, w] bool inside the bbox
+    mask: np.ndarray   # [h, w] bool inside the bbox
+    cover: np.ndarray  # [h, w] float32 0..1: the opening's coverage of each pixel (1 inside)
+
+    def edge(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, cols, coverage) of the drawn pixels the lids cover in part (output pixels)."""
+        ys, xs = np.nonzero(self.mask & (self.cover < 1.0))
+        return ys + self.y0, xs + self.x0, self.cover[ys, xs]
 
 
 def plan_irises(out_pts: np.ndarray, patches: list[IrisPatch], size: tuple[int, int]) -> list[IrisDraw]:
@@ -131,21 +140,22 @@ def plan_irises(out_pts: np.ndarray, patches: list[IrisPatch], size: tuple[int, 
         c = out_pts[p.iris[0], :2]
         r = iris_radius(out_pts, p.iris)
         loop = cf.loops[p.eye]
-        x0 = int(np.floor(min(c[0] - r, out_pts[loop, 0].min()))) - 1
-        y0 = int(np.floor(min(c[1] - r, out_pts[loop, 1].min()))) - 1
-        x1 = int(np.ceil(max(c[0] + r, out_pts[loop, 0].max()))) + 2
-        y1 = int(np.ceil(max(c[1] + r, out_pts[loop, 1].max()))) + 2
+        rd = RING * r
+        x0 = int(np.floor(min(c[0] - rd, out_pts[loop, 0].min()))) - 1
+        y0 = int(np.floor(min(c[1] - rd, out_pts[loop, 1].min()))) - 1
+        x1 = int(np.ceil(max(c[0] + rd, out_pts[loop, 0].max()))) + 2
+        y1 = int(np.ceil(max(c[1] + rd, out_pts[loop, 1].max()))) + 2
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 2 or y1 - y0 < 2 or r < 1.0:
             continue
         shift = np.array([x0, y0], np.float64)
         opening = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillPoly(opening, [np.round((out_pts[loop, :2] - shift) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        cv2.fillPoly(opening, [np.round((out_pts[loop, :2] - shift) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
         yy, xx = np.mgrid[y0:y1, x0:x1]
-        disk = (xx - c[0]) ** 2 + (yy - c[1]) ** 2 <= r * r
+        disk = (xx - c[0]) ** 2 + (yy - c[1]) ** 2 <= rd * rd
         mask = disk & (opening > 0)
         if mask.any():
-            draws.append(IrisDraw(p, y0, x0, mask))
+            draws.append(IrisDraw(p, y0, x0, mask, opening.astype(np.float32) / 255.0))
     return draws
 
 

@@ -31,6 +31,7 @@ from .lids import _xp
 PLATE_SHARE = 0.6   # the plate paints out the eye opening and this share of each lid band
 SKIN_FROM = 1.2     # output band / target band at which the lid starts to show plate skin
 SKIN_FULL = 1.8     # ... and at which it shows only plate skin
+AA_SIGMA = 0.6      # px: anti-aliasing of the lid layers' triangle edges (:func:`triangle_weights`)
 
 
 @dataclass(frozen=True)
@@ -96,26 +97,36 @@ def plan_skin(ids: np.ndarray, stretch: np.ndarray, dst_ext: np.ndarray) -> list
         s = np.where(k >= 0, stretch[np.maximum(k, 0)], np.nan)
         u = np.clip((np.nanmean(s, 1) - SKIN_FROM) / (SKIN_FULL - SKIN_FROM), 0.0, 1.0)
         a = (u * u * (3 - 2 * u)).astype(np.float32)
-        if (a > 0.01).any() and (win := triangle_weights(ids, tris, a, dst_ext)) is not None:
+        if (a > 0.01).any() and (win := triangle_weights(ids, tris, a, dst_ext, AA_SIGMA)) is not None:
             draws.append(SkinDraw(lid, *win))
     return draws
 
 
-def triangle_weights(ids: np.ndarray, tris: np.ndarray, weights: Any, dst_ext: np.ndarray
-                     ) -> tuple[int, int, np.ndarray] | None:
+def triangle_weights(ids: np.ndarray, tris: np.ndarray, weights: Any, dst_ext: np.ndarray,
+                     soften: float = 0.0) -> tuple[int, int, np.ndarray] | None:
     """(y0, x0, [h, w] float32) per-pixel weights of the triangles ``tris`` [n] (``weights``:
     one per triangle, or one for all; 0 elsewhere) in the window their output points
-    (``dst_ext`` [P, 2]) span; None when that window is empty."""
+    (``dst_ext`` [P, 2]) span; None when that window is empty.
+
+    The id map gives each pixel one triangle, so a layer's edge is a staircase, which a
+    paste-back into a larger photo enlarges into visible steps; ``soften`` (Gaussian sigma,
+    px) anti-aliases it, the window grown to hold the blur."""
+    import cv2
+
     topo = topology()
     h, w = ids.shape
+    pad = int(np.ceil(3 * soften)) if soften > 0 else 0
     pts = dst_ext[topo.triangles[tris]].reshape(-1, 2)
-    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 1, (w, h))
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 1 + pad, (w, h))
     if x1 <= x0 or y1 <= y0:
         return None
     table = np.zeros(len(topo.triangles) + 1, np.float32)  # ids == -1 picks the trailing 0
     table[tris] = weights
-    return int(y0), int(x0), table[ids[y0:y1, x0:x1]]
+    alpha = table[ids[y0:y1, x0:x1]]
+    if pad:
+        alpha = cv2.GaussianBlur(alpha, (2 * pad + 1, 2 * pad + 1), soften, borderType=cv2.BORDER_CONSTANT)
+    return int(y0), int(x0), alpha
 
 
 def skin_maps(src_pts: Any, out_pts: Any, draw: SkinDraw) -> tuple[Any, Any]:

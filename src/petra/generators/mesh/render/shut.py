@@ -23,7 +23,7 @@ import numpy as np
 from petra.geometry.canonical import canonical_face
 from . import lids
 from .field import topology
-from .lidskin import triangle_weights
+from .lidskin import AA_SIGMA, triangle_weights
 
 SHUT_FROM = 0.4    # output lid gap / target lid gap below which the lash colour comes in
 SHUT_FULL = 0.1    # ... and at which it owns the whole line
@@ -102,6 +102,6 @@ def plan_shut(ids: np.ndarray, gaps: np.ndarray, dst_ext: np.ndarray) -> list[Sh
     for e, tris in enumerate(line_triangles()):
         u = float(np.clip((SHUT_FROM - gaps[e]) / (SHUT_FROM - SHUT_FULL), 0.0, 1.0))
         a = u * u * (3 - 2 * u)
-        if a > 0.01 and (win := triangle_weights(ids, tris, a, dst_ext)) is not None:
+        if a > 0.01 and (win := triangle_weights(ids, tris, a, dst_ext, AA_SIGMA)) is not None:
             draws.append(ShutDraw(e, *win))
     return draws

@@ -46,6 +46,11 @@ def torch_stack(xs: list[Any], dim: int) -> Any:
 
 def backward_map_torch(tp: TargetPlan, fp: FramePlan, src_pts: Any, out_pts: Any) -> tuple[Any, Any]:
     """Atlas coordinates (map_x, map_y) [H, W], differentiable in both meshes."""
+    return _backward_map_torch(tp, fp, src_pts, out_pts)[:2]
+
+
+def _backward_map_torch(tp: TargetPlan, fp: FramePlan, src_pts: Any, out_pts: Any) -> tuple[Any, Any, list]:
+    """:func:`backward_map_torch` and the irises' part-covered pixels (as :func:`.warp._backward_map`)."""
     import torch
 
     topo = topology()
@@ -60,20 +65,33 @@ def backward_map_torch(tp: TargetPlan, fp: FramePlan, src_pts: Any, out_pts: Any
         flat = torch.from_numpy(g[0] * w + g[1]).to(mx.device)
         mx = mx.reshape(-1).index_put((flat,), torch.as_tensor(g[2], dtype=mx.dtype, device=mx.device)).reshape(h, w)
         my = my.reshape(-1).index_put((flat,), torch.as_tensor(g[3], dtype=my.dtype, device=my.device)).reshape(h, w)
+    edges = []
     for d in fp.irises:
         ix, iy = iris_maps(out_pts, d)
+        ey, ex, cover = d.edge()
+        if len(ey):
+            ey_t, ex_t = torch.from_numpy(ey).to(mx.device), torch.from_numpy(ex).to(mx.device)
+            edges.append((ey_t, ex_t, mx[ey_t, ex_t], my[ey_t, ex_t], cover))
         ys, xs = np.nonzero(d.mask)
         flat = torch.from_numpy((ys + d.y0) * w + (xs + d.x0)).to(mx.device)
         mx = mx.reshape(-1).index_put((flat,), ix).reshape(h, w)
         my = my.reshape(-1).index_put((flat,), iy).reshape(h, w)
-    return mx, my
+    return mx, my, edges
 
 
 def render_planned(tp: TargetPlan, fp: FramePlan, atlas: Any, src_pts: Any, out_pts: Any,
                    driving: Any | None = None, driving_pts: Any | None = None) -> Any:
     """Render with precomputed plans; ``atlas`` [3, H, W + strip] float tensor (the plan's atlas)."""
-    mx, my = backward_map_torch(tp, fp, src_pts, out_pts)
+    mx, my, edges = _backward_map_torch(tp, fp, src_pts, out_pts)
     img = _grid_sample(atlas, mx, my)
+    if edges:  # lids cutting an iris: iris and eyeball mixed by the opening's coverage
+        import torch
+
+        img = img.clone()
+        for ey, ex, bx, by, cover in edges:
+            c = torch.as_tensor(cover, dtype=img.dtype, device=img.device)
+            base = _grid_sample(atlas, bx[None], by[None])[:, 0]
+            img[:, ey, ex] = c * img[:, ey, ex] + (1.0 - c) * base
     if fp.skin:  # closing upper lids: lid skin from the plate (a constant of the step, like the atlas)
         import torch
 

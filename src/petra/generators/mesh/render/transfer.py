@@ -30,7 +30,7 @@ from petra.geometry.driver import DriverMotion, Framing, clamp_turn, nearest_fac
 from petra.geometry.facemesh import MAX_FACES, FaceChoice, FaceMesh, FaceTracker, choose_face
 from petra.geometry.motion import FaceParams, compose_mesh, fit_face
 from petra.params import Mesh
-from .composite import border_feather, motion_mask, paste_back, upscaled
+from .composite import border_feather, motion_mask, paste_back, photo_edge_fill, upscaled
 from .filters import OneEuroFilter, StreamRestorer, make_filter, smooth_clip
 from .warp import MeshWarper
 
@@ -118,7 +118,7 @@ class Transfer:
             self.crop_pts = pts
         else:
             al = align_face(self.target, pts[DLIB68_FROM_MESH, :2], self.cfg.size)
-            self.crop, self.src_to_crop = al.image, al.src_to_crop
+            self.crop, self.src_to_crop = photo_edge_fill(al.image, self.target, al.src_to_crop), al.src_to_crop
             self.crop_pts = mesh_to_crop(pts, al.src_to_crop)
         self.params: FaceParams = fit_face(self.crop_pts)
         self.warper = MeshWarper(self.crop, self.crop_pts, gaze=self.cfg.gaze, head=self.cfg.head_layer,

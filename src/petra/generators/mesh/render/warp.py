@@ -18,6 +18,16 @@ from .plan import FramePlan, TargetPlan, extended, guard_background, plan_frame,
 
 def backward_map(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Atlas sampling coordinates (map_x, map_y) [H, W] float32 for one frame."""
+    return _backward_map(tp, fp, out_pts)[:2]
+
+
+IrisEdge = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # rows, cols, base x, base y, cover
+
+
+def _backward_map(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, list[IrisEdge]]:
+    """:func:`backward_map` and, per iris, its pixels the lids cover in part with the warp's own
+    coordinates there (the render blends iris and eyeball by the coverage)."""
     topo = topology()
     src_ext, dst_ext = (fp.src_ext, fp.dst_ext) if fp.dst_ext is not None else extended(tp, out_pts)
     aff = triangle_affines(src_ext, dst_ext, topo.triangles, fp.src_triangles)
@@ -29,12 +39,27 @@ def backward_map(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray) -> tuple[np
     if g is not None:
         mx[g[0], g[1]] = g[2]
         my[g[0], g[1]] = g[3]
+    edges: list[IrisEdge] = []
     for d in fp.irises:
         ix, iy = iris_maps(out_pts, d)
+        ey, ex, cover = d.edge()
+        if len(ey):
+            edges.append((ey, ex, mx[ey, ex].copy(), my[ey, ex].copy(), cover))
         ys, xs = np.nonzero(d.mask)
         mx[ys + d.y0, xs + d.x0] = ix
         my[ys + d.y0, xs + d.x0] = iy
-    return mx, my
+    return mx, my, edges
+
+
+def blend_iris_edges(img: np.ndarray, atlas: np.ndarray, edges: list[IrisEdge]) -> None:
+    """In place: where a lid covers part of an iris pixel, mix the iris with the eyeball under it."""
+    import cv2
+
+    for ey, ex, bx, by, cover in edges:
+        base = cv2.remap(atlas, bx[None].astype(np.float32), by[None].astype(np.float32), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)[0].astype(np.float32)
+        c = cover[:, None]
+        img[ey, ex] = np.clip(c * img[ey, ex] + (1.0 - c) * base + 0.5, 0, 255).astype(np.uint8)
 
 
 def render_np(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray, driving: np.ndarray | None = None,
@@ -42,8 +67,9 @@ def render_np(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray, driving: np.nd
     """Render one frame as RGB uint8 [H, W, 3] from precomputed plans (+ the backward maps)."""
     import cv2
 
-    mx, my = backward_map(tp, fp, out_pts)
+    mx, my, edges = _backward_map(tp, fp, out_pts)
     img = cv2.remap(tp.atlas, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    blend_iris_edges(img, tp.atlas, edges)
     for d in fp.skin:  # closing upper lids: lid skin from the plate
         sx, sy = skin_maps(tp.points, out_pts, d)
         h, w = d.alpha.shape
