@@ -84,9 +84,12 @@ def test_the_lash_line_of_a_shut_eye_has_a_smooth_edge_and_keeps_its_weight(anne
         assert abs(a.sum() - hard.sum()) <= 0.02 * hard.sum()       # the line is as dark overall
 
 
-def test_a_lid_cutting_an_iris_mixes_iris_and_eyeball_by_its_coverage(anne):
+def test_a_lid_cutting_an_iris_mixes_iris_and_eyeball_by_its_coverage(anne, monkeypatch):
+    from petra.generators.mesh.render import warp
     from petra.generators.mesh.render.plan import plan_frame
     from petra.generators.mesh.render.warp import render_np
+
+    monkeypatch.setattr(warp, "soften_seams", lambda img, mx, my: None)  # the three renders' seams differ
 
     tp = anne.warper.plan
     out_pts = _eyes_to(anne, 0.55)
@@ -103,3 +106,43 @@ def test_a_lid_cutting_an_iris_mixes_iris_and_eyeball_by_its_coverage(anne):
         assert np.abs(img[ey, ex].astype(np.float64) - want).max() <= 1.5  # two roundings
         differ = np.abs(iris_only[ey, ex].astype(int) - eyeball[ey, ex].astype(int)).max(1) > 20
         assert differ.any()  # the cut runs across the iris, not only the white
+
+
+def test_seam_mask_finds_jumps_of_the_map_only():
+    from petra.generators.mesh.render.seams import seam_mask
+
+    ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
+    assert not seam_mask(xs, ys, 64).any()                     # still
+    assert not seam_mask(1.8 * xs, 0.6 * ys + 3, 200).any()    # a smooth stretch is no edge
+    mx = xs.copy()
+    mx[:, 32:] += 6.0                                           # texture skipped between columns 31 and 32
+    m = seam_mask(mx, ys, 200)
+    assert m[:, 31].all() and m[:, 32].all() and m.sum() == 2 * 64
+    mx[:, 40:] = 300.0                                          # the iris strip beyond the image: not an edge here
+    m = seam_mask(mx, ys, 200)
+    assert not m[:, 39:41].any()
+
+
+def test_a_turned_face_keeps_its_occlusion_edges_soft_and_the_rest_unchanged(anne, monkeypatch):
+    from petra.generators.mesh.render import warp
+    from petra.generators.mesh.render.plan import plan_frame
+    from petra.generators.mesh.render.seams import seam_mask
+    from petra.geometry.frame import Similarity, euler_to_rotation
+
+    f = anne.params
+    out_pts = Similarity(f.pose.scale, euler_to_rotation(28.0, 0.0, 0.0) @ f.pose.rotation,
+                         f.pose.translation).to_image(f.shape)
+    tp = anne.warper.plan
+    fp = plan_frame(tp, out_pts)
+    soft, (mx, my) = warp.render_np(tp, fp, out_pts, return_maps=True)
+    monkeypatch.setattr(warp, "soften_seams", lambda img, mx, my: None)
+    hard = warp.render_np(tp, fp, out_pts)
+    mask = seam_mask(mx, my, tp.size[1])
+    assert mask.sum() > 50                                      # the nose and the far cheek cover texture
+    assert np.array_equal(soft[~mask], hard[~mask])
+
+    def contrast(img):  # largest step between horizontal neighbours on the seams
+        d = np.abs(np.diff(img.astype(np.float32).mean(-1), axis=1))
+        return np.sort(d[mask[:, :-1] & mask[:, 1:]])[-20:].mean()
+
+    assert contrast(soft) < 0.8 * contrast(hard)

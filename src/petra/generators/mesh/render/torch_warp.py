@@ -25,6 +25,7 @@ from .field import dense_field_torch, extend_points, topology, triangle_affines
 from .interior import composite_torch
 from .lidskin import skin_maps
 from .plan import FramePlan, TargetPlan, guard_background, plan_frame, prepare_target
+from .seams import soften_seams_torch
 
 
 def _grid_sample(img: Any, mx: Any, my: Any) -> Any:
@@ -92,6 +93,7 @@ def render_planned(tp: TargetPlan, fp: FramePlan, atlas: Any, src_pts: Any, out_
             c = torch.as_tensor(cover, dtype=img.dtype, device=img.device)
             base = _grid_sample(atlas, bx[None], by[None])[:, 0]
             img[:, ey, ex] = c * img[:, ey, ex] + (1.0 - c) * base
+    img = soften_seams_torch(img, mx, my)
     if fp.skin:  # closing upper lids: lid skin from the plate (a constant of the step, like the atlas)
         import torch
 
