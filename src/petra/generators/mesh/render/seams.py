@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 JUMP = 3.0    # texture px between neighbouring output pixels (|dx| + |dy|) that makes an edge
 SIGMA = 0.9   # px: the blur those pixels take
@@ -23,26 +24,58 @@ SIGMA = 0.9   # px: the blur those pixels take
 def seam_mask(mx: np.ndarray, my: np.ndarray, width: int) -> np.ndarray:
     """[H, W] bool: output pixels beside a jump of the backward map (both sides of it), not
     counting jumps into or out of the iris strip (``mx`` beyond ``width`` - 1)."""
-    strip = mx > width - 1
-    mask = np.zeros(mx.shape, bool)
-    for ax in (0, 1):
-        step = np.abs(np.diff(mx, axis=ax)) + np.abs(np.diff(my, axis=ax))
-        lo = [slice(None)] * 2
-        hi = [slice(None)] * 2
-        lo[ax], hi[ax] = slice(None, -1), slice(1, None)
-        jump = (step > JUMP) & ~strip[tuple(lo)] & ~strip[tuple(hi)]
-        mask[tuple(lo)] |= jump
-        mask[tuple(hi)] |= jump
-    return mask
+    return _seam_mask(np.ascontiguousarray(mx, np.float32), np.ascontiguousarray(my, np.float32),
+                      np.float32(width - 1), np.float32(JUMP))
 
 
 def soften_seams(img: np.ndarray, mx: np.ndarray, my: np.ndarray) -> None:
-    """In place: blur ``img`` [H, W, 3] uint8 at the map's jumps (:func:`seam_mask`)."""
-    import cv2
-
+    """In place: blur ``img`` [H, W, 3] uint8 at the map's jumps (:func:`seam_mask`), one
+    compiled pass (the blur is computed at those pixels only)."""
     mask = seam_mask(mx, my, img.shape[1])
-    if mask.any():
-        img[mask] = cv2.GaussianBlur(img, (5, 5), SIGMA)[mask]
+    r = np.arange(-2, 3, dtype=np.float64)
+    g = np.exp(-0.5 * (r / SIGMA) ** 2)
+    _blur_at(img, mask, (g / g.sum()).astype(np.float32))
+
+
+@njit(cache=True, nogil=True)
+def _seam_mask(mx: np.ndarray, my: np.ndarray, last: np.float32, jump: np.float32
+               ) -> np.ndarray:  # pragma: no cover - compiled
+    h, w = mx.shape
+    out = np.zeros((h, w), np.bool_)
+    for y in range(h):
+        for x in range(w):
+            if mx[y, x] > last:
+                continue
+            if x + 1 < w and mx[y, x + 1] <= last and abs(mx[y, x + 1] - mx[y, x]) + abs(my[y, x + 1] - my[y, x]) > jump:
+                out[y, x] = True
+                out[y, x + 1] = True
+            if y + 1 < h and mx[y + 1, x] <= last and abs(mx[y + 1, x] - mx[y, x]) + abs(my[y + 1, x] - my[y, x]) > jump:
+                out[y, x] = True
+                out[y + 1, x] = True
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _blur_at(img: np.ndarray, mask: np.ndarray, g: np.ndarray) -> None:  # pragma: no cover - compiled
+    h, w = mask.shape
+    r = len(g) // 2
+    ys, xs = np.nonzero(mask)
+    vals = np.empty((len(ys), 3), np.float32)
+    for i in range(len(ys)):
+        y, x = ys[i], xs[i]
+        for c in range(3):
+            acc = np.float32(0.0)
+            for dy in range(-r, r + 1):
+                yy = y + dy
+                yy = -yy if yy < 0 else (2 * h - 2 - yy if yy >= h else yy)  # reflect-101, as cv2
+                for dx in range(-r, r + 1):
+                    xx = x + dx
+                    xx = -xx if xx < 0 else (2 * w - 2 - xx if xx >= w else xx)
+                    acc += g[dy + r] * g[dx + r] * np.float32(img[yy, xx, c])
+            vals[i, c] = acc
+    for i in range(len(ys)):  # written after all are read: the blur sees the unblurred image
+        for c in range(3):
+            img[ys[i], xs[i], c] = np.uint8(min(max(vals[i, c] + np.float32(0.5), np.float32(0.0)), np.float32(255.0)))
 
 
 def soften_seams_torch(img: Any, mx: Any, my: Any) -> Any:
