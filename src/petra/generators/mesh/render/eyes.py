@@ -82,10 +82,11 @@ def build_atlas(target: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, list[I
         x0, y0 = int(round(c[0])) - half, int(round(c[1])) - half
         patch = _crop(target, x0, y0, 2 * half + 1)
         vis = _crop(cv2.bitwise_and(disk, opening)[..., None], x0, y0, 2 * half + 1)[..., 0]
-        fill = ((vis == 0) * 255).astype(np.uint8)
         if (vis > 0).sum() > 4:
-            patch = cv2.inpaint(patch, fill, 2, cv2.INPAINT_TELEA)
+            vis = mirror_hidden(patch, vis, c - (x0, y0), RING * r)
+            patch = cv2.inpaint(patch, ((vis == 0) * 255).astype(np.uint8), 2, cv2.INPAINT_TELEA)
         base = cv2.inpaint(base, hole, 3, cv2.INPAINT_TELEA)
+        sclera_fill(base, hole, opening, max(r, 1.5))
         patches.append((eye, iris, patch, r))
     side = max([p[2].shape[0] for p in patches], default=0)
     strip = np.zeros((h, side + 4, 3), np.uint8) if patches else np.zeros((h, 0, 3), np.uint8)
@@ -99,6 +100,44 @@ def build_atlas(target: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, list[I
         out.append(IrisPatch(eye, iris, np.array([w + 2 + n // 2, y + n // 2], np.float64), r))
         y += n + 4
     return np.ascontiguousarray(np.concatenate([base, strip], 1)), out
+
+
+def mirror_hidden(patch: np.ndarray, vis: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
+    """In place: the iris pixels of ``patch`` [n, n, 3] the target's lids hid (``vis`` 0) taken from
+    their mirror image across the horizontal line through the iris ``centre`` (patch px), where
+    that is visible; returns the grown visibility. An iris is nearly symmetric about that line
+    and the lids hide its top or its bottom: a widened eye then shows iris texture, limbus and
+    all, where an inpainting from the lid's cut would draw a flat, straight-edged band."""
+    n = patch.shape[0]
+    yy, xx = np.mgrid[0:n, 0:n]
+    my = np.round(2.0 * centre[1] - yy).astype(int)
+    ok = ((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius * radius) & (vis == 0) & (my >= 0) & (my < n)
+    ok[ok] = vis[my[ok], xx[ok]] > 0
+    patch[ok] = patch[my[ok], xx[ok]]
+    grown = vis.copy()
+    grown[ok] = 255
+    return grown
+
+
+def sclera_fill(img: np.ndarray, hole: np.ndarray, opening: np.ndarray, sigma: float) -> None:
+    """In place: the painted-out iris pixels inside the eye opening from the eye's own white.
+
+    ``cv2.inpaint`` fills the hole from all around it, lashes and lid shadow included: a gaze
+    that moves the iris away uncovered a brownish smudge where it was (a ghost iris). Here
+    the fill is a normalised Gaussian average (``sigma`` px) of the opening's visible pixels
+    without its darkest 30 % (lashes, corners); pixels too far from any keep the inpainting.
+    """
+    import cv2
+
+    src = (opening > 0) & (hole == 0)
+    if src.sum() < 6:
+        return
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    w = (src & (grey >= np.percentile(grey[src], 30))).astype(np.float32)
+    num = cv2.GaussianBlur(img.astype(np.float32) * w[..., None], (0, 0), sigma)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)
+    ok = (hole > 0) & (opening > 0) & (den > 0.02 * den.max())
+    img[ok] = np.clip(num[ok] / den[ok, None] + 0.5, 0, 255).astype(np.uint8)
 
 
 def _crop(img: np.ndarray, x0: int, y0: int, n: int) -> np.ndarray:
