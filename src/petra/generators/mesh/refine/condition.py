@@ -57,17 +57,20 @@ def region_masks(out_pts: np.ndarray, size: int) -> list[np.ndarray]:
     return masks
 
 
-def driver_regions(driving: np.ndarray, drv_pts: np.ndarray, out_pts: np.ndarray, size: int
+def driver_regions(driving: np.ndarray, drv_pts: np.ndarray, out_pts: np.ndarray, size: int,
+                   masks: list[np.ndarray] | None = None, gray: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(driver luma uint8 ``[S, S]``, region mask uint8 ``[S, S]``) on the output mesh.
 
     ``drv_pts``: the driver's mesh in ``driving``'s pixels; ``out_pts``: the output mesh in
-    crop pixels.
+    crop pixels; ``masks`` (:func:`region_masks` of ``out_pts``) and ``gray`` (``driving`` in
+    grey) when the caller has them.
     """
-    gray = cv2.cvtColor(np.ascontiguousarray(driving), cv2.COLOR_RGB2GRAY)
+    if gray is None:
+        gray = cv2.cvtColor(np.ascontiguousarray(driving), cv2.COLOR_RGB2GRAY)
     luma = np.zeros((size, size), np.float32)
     total = np.zeros((size, size), np.float32)
-    for (_, idx), m in zip(_regions(), region_masks(out_pts, size)):
+    for (_, idx), m in zip(_regions(), region_masks(out_pts, size) if masks is None else masks):
         a, _ = cv2.estimateAffinePartial2D(drv_pts[idx, :2].astype(np.float32), out_pts[idx, :2].astype(np.float32),
                                            method=cv2.LMEDS)
         if a is None:
@@ -85,9 +88,22 @@ def regions_with_reference(driving: np.ndarray, drv_pts: np.ndarray, out_pts: np
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(driver luma, region mask, reference luma or None) on the output mesh: :func:`driver_regions`
     of the driving frame and of the driver's reference view (image, mesh), when there is one."""
-    luma, mask = driver_regions(driving, drv_pts, out_pts, size)
-    ref = None if reference is None else driver_regions(reference[0], reference[1], out_pts, size)[0]
-    return luma, mask, ref
+    masks = region_masks(out_pts, size)
+    luma, mask = driver_regions(driving, drv_pts, out_pts, size, masks)
+    if reference is None:
+        return luma, mask, None
+    return luma, mask, driver_regions(reference[0], reference[1], out_pts, size, masks, _reference_gray(reference[0]))[0]
+
+
+_REF_GRAY: list[tuple[np.ndarray, np.ndarray]] = []  # (the reference image itself, its grey): one entry
+
+
+def _reference_gray(image: np.ndarray) -> np.ndarray:
+    """The reference view in grey, converted once per reference (not once per frame): the entry
+    holds the image itself, so an identity check cannot match a new array at a reused id."""
+    if not _REF_GRAY or _REF_GRAY[0][0] is not image:
+        _REF_GRAY[:] = [(image, cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY))]
+    return _REF_GRAY[0][1]
 
 
 def region_change(luma: np.ndarray, ref_luma: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
