@@ -89,7 +89,7 @@ def test_a_lid_cutting_an_iris_mixes_iris_and_eyeball_by_its_coverage(anne, monk
     from petra.generators.mesh.render.plan import plan_frame
     from petra.generators.mesh.render.warp import render_np
 
-    monkeypatch.setattr(warp, "soften_seams", lambda img, mx, my: None)  # the three renders' seams differ
+    monkeypatch.setattr(warp, "soften_seams", lambda img, mx, my, ids: None)  # the three renders' seams differ
 
     tp = anne.warper.plan
     out_pts = _eyes_to(anne, 0.55)
@@ -108,25 +108,26 @@ def test_a_lid_cutting_an_iris_mixes_iris_and_eyeball_by_its_coverage(anne, monk
         assert differ.any()  # the cut runs across the iris, not only the white
 
 
-def test_seam_mask_finds_jumps_of_the_map_only():
+def test_seam_mask_finds_jumps_of_the_map_between_face_and_ring_only():
     from petra.generators.mesh.render.seams import seam_mask
 
     ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
-    assert not seam_mask(xs, ys, 64).any()                     # still
-    assert not seam_mask(1.8 * xs, 0.6 * ys + 3, 200).any()    # a smooth stretch is no edge
+    face = xs < 32                                              # face left of column 32, ring right
+    assert not seam_mask(xs, ys, 64, face).any()               # still
+    assert not seam_mask(1.8 * xs, 0.6 * ys + 3, 200, face).any()  # a smooth stretch is no edge
     mx = xs.copy()
     mx[:, 32:] += 6.0                                           # texture skipped between columns 31 and 32
-    m = seam_mask(mx, ys, 200)
+    m = seam_mask(mx, ys, 200, face)
     assert m[:, 31].all() and m[:, 32].all() and m.sum() == 2 * 64
-    mx[:, 40:] = 300.0                                          # the iris strip beyond the image: not an edge here
-    m = seam_mask(mx, ys, 200)
-    assert not m[:, 39:41].any()
+    assert not seam_mask(mx, ys, 200, np.ones_like(face)).any()  # inside the face (a nose's edge): kept sharp
+    mx[:, 32:] = 300.0                                          # the iris strip beyond the image: not an edge here
+    assert not seam_mask(mx, ys, 200, face).any()
 
 
-def test_a_turned_face_keeps_its_occlusion_edges_soft_and_the_rest_unchanged(anne, monkeypatch):
+def test_a_turned_face_meets_the_hair_with_a_soft_edge_and_the_rest_is_unchanged(anne, monkeypatch):
     from petra.generators.mesh.render import warp
     from petra.generators.mesh.render.plan import plan_frame
-    from petra.generators.mesh.render.seams import seam_mask
+    from petra.generators.mesh.render.seams import face_pixels, seam_mask
     from petra.geometry.frame import Similarity, euler_to_rotation
 
     f = anne.params
@@ -135,10 +136,10 @@ def test_a_turned_face_keeps_its_occlusion_edges_soft_and_the_rest_unchanged(ann
     tp = anne.warper.plan
     fp = plan_frame(tp, out_pts)
     soft, (mx, my) = warp.render_np(tp, fp, out_pts, return_maps=True)
-    monkeypatch.setattr(warp, "soften_seams", lambda img, mx, my: None)
+    monkeypatch.setattr(warp, "soften_seams", lambda img, mx, my, ids: None)
     hard = warp.render_np(tp, fp, out_pts)
-    mask = seam_mask(mx, my, tp.size[1])
-    assert mask.sum() > 50                                      # the nose and the far cheek cover texture
+    mask = seam_mask(mx, my, tp.size[1], face_pixels(fp.ids))
+    assert mask.sum() > 50                                      # the turned face covers part of the ring
     assert np.array_equal(soft[~mask], hard[~mask])
 
     def contrast(img):  # largest step between horizontal neighbours on the seams

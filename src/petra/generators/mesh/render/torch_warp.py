@@ -93,7 +93,7 @@ def render_planned(tp: TargetPlan, fp: FramePlan, atlas: Any, src_pts: Any, out_
             c = torch.as_tensor(cover, dtype=img.dtype, device=img.device)
             base = _grid_sample(atlas, bx[None], by[None])[:, 0]
             img[:, ey, ex] = c * img[:, ey, ex] + (1.0 - c) * base
-    img = soften_seams_torch(img, mx, my)
+    img = soften_seams_torch(img, mx, my, fp.ids)
     if fp.skin:  # closing upper lids: lid skin from the plate (a constant of the step, like the atlas)
         import torch
 

@@ -71,7 +71,7 @@ def render_np(tp: TargetPlan, fp: FramePlan, out_pts: np.ndarray, driving: np.nd
     mx, my, edges = _backward_map(tp, fp, out_pts)
     img = cv2.remap(tp.atlas, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     blend_iris_edges(img, tp.atlas, edges)
-    soften_seams(img, mx, my)
+    soften_seams(img, mx, my, fp.ids)
     for d in fp.skin:  # closing upper lids: lid skin from the plate
         sx, sy = skin_maps(tp.points, out_pts, d)
         h, w = d.alpha.shape
