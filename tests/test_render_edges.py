@@ -9,7 +9,7 @@ import pytest
 from petra.media import read_image
 
 
-def test_photo_edge_fill_replicates_the_photo_edge_next_to_it_and_keeps_the_ffhq_fill_farther_out():
+def test_photo_edge_fill_continues_the_photo_past_its_edge_and_keeps_the_ffhq_fill_farther_out():
     from petra.generators.mesh.render.composite import EDGE_FILL, photo_edge_fill
 
     photo = np.full((200, 200, 3), 230, np.uint8)

@@ -48,14 +48,16 @@ EDGE_FILL = 0.12  # band beyond the photo's edge (fraction of the crop side) fil
 
 def photo_edge_fill(crop: np.ndarray, photo: np.ndarray, src_to_crop: np.ndarray,
                     band: float = EDGE_FILL) -> np.ndarray:
-    """The aligned ``crop`` with a band beyond the photo's edge holding the edge, replicated.
+    """The aligned ``crop`` with a band beyond the photo's edge holding the photo, mirrored at it.
 
     FFHQ alignment fills the crop outside the photo with a blurred reflection fading to the
     mean colour. Where the head moves, the warp pulls that fill into the photo: a head whose
-    hair the photo's top edge cuts (a tight headshot) grows a dark smudge above its crown.
-    Hair and background go on past the edge, which replicating the edge row approximates
-    for the few pixels a head moves; farther out the FFHQ fill is kept, so a crop shown
-    whole (``--no-paste-back``) keeps its look. A crop inside the photo is returned as is.
+    hair the photo's top edge cuts (a tight headshot) grew a dark smudge above its crown, a
+    face cut by a side edge a blurred ghost of itself. Hair and background go on past the
+    edge; a sharp mirror image of the pixels next to it continues their texture for the few
+    pixels a head moves (replicating the edge row drew streaks). Farther out the FFHQ fill is
+    kept, so a crop shown whole (``--no-paste-back``) keeps its look. A crop inside the photo
+    is returned as is.
     """
     import cv2
 
@@ -69,7 +71,7 @@ def photo_edge_fill(crop: np.ndarray, photo: np.ndarray, src_to_crop: np.ndarray
     half = max(0.5 * band * max(h, w), 1.0)
     u = np.clip(2.0 - dist / half, 0.0, 1.0)
     rep_w = ((1.0 - a) * u * u * (3.0 - 2.0 * u))[..., None]
-    rep = cv2.warpAffine(photo, src_to_crop, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    rep = cv2.warpAffine(photo, src_to_crop, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     out = crop.astype(np.float32)
     out += rep_w * (rep.astype(np.float32) - out)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
