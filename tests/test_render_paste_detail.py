@@ -1,7 +1,8 @@
-"""Paste-back at the photo's resolution: the warp samples the photo itself where the crop is upscaled."""
+"""Paste-back at the photo's resolution: the warp samples the photo itself, not the crop's resampling of it."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from petra.generators.mesh.render.composite import paste_back
 
@@ -68,10 +69,14 @@ def test_where_a_layer_replaced_the_warp_no_detail_is_added() -> None:
     assert np.abs(sharp[core].astype(int) - (200, 30, 30)).max() < 8
 
 
-def test_a_crop_that_is_not_upscaled_is_pasted_as_before() -> None:
-    photo, crop, texture, s2c, mask, mx, my, _, _ = _scene(scale=1.0)
-    assert np.array_equal(paste_back(photo, crop, s2c, mask),
-                          paste_back(photo, crop, s2c, mask, detail=(texture, crop, mx, my)))
+@pytest.mark.parametrize("scale", [1.0, 1.7])
+def test_a_crop_at_or_above_the_photos_resolution_gets_its_sharpness_back(scale: float) -> None:
+    """The crop holds the photo's content but resamples it three times (photo -> crop -> render ->
+    photo); sampled through the map directly it is one resampling."""
+    photo, crop, texture, s2c, mask, mx, my, truth, win = _scene(scale=scale)
+    resampled = paste_back(photo, crop, s2c, mask)
+    direct = paste_back(photo, crop, s2c, mask, detail=(texture, crop, mx, my))
+    assert _err(direct[win], truth[win]) < 0.6 * _err(resampled[win], truth[win])
 
 
 def test_iris_pixels_are_taken_back_to_the_iris_in_the_crop(sample_root) -> None:

@@ -130,7 +130,7 @@ class Mesh:
     mode: Literal['auto', 'relative', 'absolute']
     size: Literal[256, 512]  # transfer crop side: 256 | 512 (evaluation uses the aligned crops as given)
     paste_back: bool  # also paste the result back into the full target photo
-    # paste-back keeps the photo's resolution: the warp samples the photo itself where the crop is upscaled
+    # paste-back keeps the photo's resolution: the warp samples the photo itself (not the crop's resampling of it)
     paste_detail: bool
     gaze: bool  # irises follow the source's gaze
     mouth_interior: bool  # teeth/tongue/cavity from the driving frame when the target's mouth is closed

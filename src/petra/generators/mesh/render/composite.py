@@ -8,7 +8,8 @@ the user gets their whole photo back, sharp, with no visible crop edge.
 What moved keeps the photo's resolution too (:func:`paste_back` with ``detail``): the
 crop is rendered at 256 or 512 px, but a portrait's face region is often larger in the
 photo (a 1024-px portrait: ~2.5x), and the upscaled crop alone looks blurred next to the
-untouched hair and clothes. The warp is a backward map, so it can sample the photo
+untouched hair and clothes; a small photo, whose face the crop enlarges, comes back softened by
+the three resamplings photo -> crop -> render -> photo. The warp is a backward map, so it can sample the photo
 itself at full resolution; the frame's detail layer is that sharp warp minus the same
 warp at crop resolution (what the render already holds), added where the render *is*
 the plain warp of the target (not where a layer replaced it: mouth interior, closed lids,
@@ -78,13 +79,6 @@ def photo_edge_fill(crop: np.ndarray, photo: np.ndarray, src_to_crop: np.ndarray
 
 
 DETAIL_TOLERANCE = 24.0  # render vs plain warp (max over RGB, 0..255) at which the photo's detail is off
-MIN_UPSCALE = 1.15  # crop-to-photo scale below which the crop already holds the photo's detail
-
-
-def upscaled(src_to_crop: np.ndarray) -> bool:
-    """Whether pasting a crop back enlarges it (by :data:`MIN_UPSCALE` or more): only then is
-    there photo detail the crop lacks. ``src_to_crop``: photo pixels -> crop pixels (2x3)."""
-    return float(np.sqrt(abs(np.linalg.det(src_to_crop[:, :2])))) * MIN_UPSCALE < 1.0
 
 
 def _window(mask: np.ndarray, src_to_crop: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
@@ -112,7 +106,9 @@ def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask
     [S, S, 3] (the warp's own samples before any layer, :meth:`MeshWarper.detail_maps`) and
     the frame's backward map [S, S] into the target crop. The photo's own detail is added
     where the crop is that plain warp and the plain warp shows the target crop's content
-    there (module docstring). Unused when the crop is not upscaled.
+    there (module docstring), whatever the crop's scale: a crop at or above the photo's own
+    resolution holds its content but not its sharpness (photo -> crop -> render -> photo are
+    three bilinear resamplings; sampled directly it is one).
     """
     import cv2
 
@@ -134,7 +130,7 @@ def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask
 
     out = full.copy()
     win = out[y0:y1, x0:x1].astype(np.float32)
-    if detail is not None and upscaled(src_to_crop):
+    if detail is not None:
         texture, plain, mx, my = detail
         orig = cv2.remap(texture, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # the render is the plain warp (no layer over it), and the plain warp is the target's own
@@ -145,7 +141,7 @@ def paste_back(full: np.ndarray, crop: np.ndarray, src_to_crop: np.ndarray, mask
         pmap = np.dstack([inv[0, 0] * mx + inv[0, 1] * my + inv[0, 2],
                           inv[1, 0] * mx + inv[1, 1] * my + inv[1, 2]]).astype(np.float32)
         base = up(np.dstack([crop.astype(np.float32) - keep[..., None] * orig.astype(np.float32), keep]))
-        layer = cv2.remap(full, up(pmap), None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+        layer = cv2.remap(full, up(pmap), None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
         layer *= base[..., 3:4]
         layer += base[..., :3]
     else:

@@ -30,7 +30,7 @@ from petra.geometry.driver import DriverMotion, Framing, clamp_turn, nearest_fac
 from petra.geometry.facemesh import MAX_FACES, FaceChoice, FaceMesh, FaceTracker, choose_face
 from petra.geometry.motion import FaceParams, compose_mesh, fit_face
 from petra.params import Mesh
-from .composite import border_feather, motion_mask, paste_back, photo_edge_fill, upscaled
+from .composite import border_feather, motion_mask, paste_back, photo_edge_fill
 from .filters import OneEuroFilter, StreamRestorer, make_filter, smooth_clip
 from .warp import MeshWarper
 
@@ -140,11 +140,9 @@ class Transfer:
         self._last_driving: tuple[np.ndarray, np.ndarray] | None = None  # last frame with a face + its points
         self._frame = 0
         self._feather = border_feather(self.crop.shape[0], self.cfg.feather)
-        # the photo's own detail over the warp where the crop is enlarged into the photo (decided once
-        # per target: no per-frame detail maps otherwise), unless a refiner replaces the render by
-        # another method's crop
-        self._detail = (self.cfg.paste_detail and getattr(self.refiner, "keeps_warp", True)
-                        and upscaled(self.src_to_crop))
+        # the photo's own pixels over the warp (at any scale: a crop the size of the photo's face still
+        # resamples it three times), unless a refiner replaces the render by another method's crop
+        self._detail = self.cfg.paste_detail and getattr(self.refiner, "keeps_warp", True)
         c = self.cfg
         # an aligned driving crop has its camera framing removed already (FFHQ alignment per
         # frame): what is left is head motion, passed on whole (still bounded); separate
