@@ -23,6 +23,8 @@ from .lids import _xp
 
 EYES = (("eye_right", IRIS_RIGHT), ("eye_left", IRIS_LEFT))
 MIN_OPEN = 0.35  # eye opening / iris diameter below which the target eye counts as closed
+SHUT_OPEN = 0.15  # output eye opening / iris diameter below which no iris is drawn (the lids meet in a
+                  # lash line, shut.py; an anti-aliased sliver of iris there read as an open eye)
 RING = 1.15      # iris radii painted out and drawn: the patch holds a ring of the target's own sclera, so
                  # the drawn disk's pixel edge falls on sclera next to sclera, not on the iris's edge
 
@@ -179,6 +181,8 @@ def plan_irises(out_pts: np.ndarray, patches: list[IrisPatch], size: tuple[int, 
         c = out_pts[p.iris[0], :2]
         r = iris_radius(out_pts, p.iris)
         loop = cf.loops[p.eye]
+        if out_pts[loop, 1].max() - out_pts[loop, 1].min() < SHUT_OPEN * 2 * r:
+            continue
         rd = RING * r
         x0 = int(np.floor(min(c[0] - rd, out_pts[loop, 0].min()))) - 1
         y0 = int(np.floor(min(c[1] - rd, out_pts[loop, 1].min()))) - 1
