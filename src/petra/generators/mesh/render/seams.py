@@ -21,6 +21,8 @@ from numba import njit
 
 JUMP = 3.0    # texture px between neighbouring output pixels (|dx| + |dy|) that makes an edge
 SIGMA = 0.9   # px: the blur those pixels take
+_TAPS = np.exp(-0.5 * (np.arange(-2, 3) / SIGMA) ** 2)
+_TAPS /= _TAPS.sum()  # the 5-tap Gaussian of both renderers, built once
 
 
 def seam_mask(mx: np.ndarray, my: np.ndarray, width: int, face: np.ndarray) -> np.ndarray:
@@ -42,10 +44,7 @@ def soften_seams(img: np.ndarray, mx: np.ndarray, my: np.ndarray, ids: np.ndarra
     """In place: blur ``img`` [H, W, 3] uint8 at the map's face/ring jumps (:func:`seam_mask`;
     ``ids``: the frame's triangle id map), one compiled pass (the blur is computed at those
     pixels only)."""
-    mask = seam_mask(mx, my, img.shape[1], face_pixels(ids))
-    r = np.arange(-2, 3, dtype=np.float64)
-    g = np.exp(-0.5 * (r / SIGMA) ** 2)
-    _blur_at(img, mask, (g / g.sum()).astype(np.float32))
+    _blur_at(img, seam_mask(mx, my, img.shape[1], face_pixels(ids)), _TAPS.astype(np.float32))
 
 
 @njit(cache=True, nogil=True)
@@ -99,9 +98,6 @@ def soften_seams_torch(img: Any, mx: Any, my: Any, ids: np.ndarray) -> Any:
     mask = seam_mask(mx.detach().cpu().numpy(), my.detach().cpu().numpy(), img.shape[-1], face_pixels(ids))
     if not mask.any():
         return img
-    r = np.arange(-2, 3, dtype=np.float64)
-    g = np.exp(-0.5 * (r / SIGMA) ** 2)
-    g /= g.sum()
-    k = torch.as_tensor(np.outer(g, g), dtype=img.dtype, device=img.device)[None, None].repeat(3, 1, 1, 1)
+    k = torch.as_tensor(np.outer(_TAPS, _TAPS), dtype=img.dtype, device=img.device)[None, None].repeat(3, 1, 1, 1)
     blurred = F.conv2d(F.pad(img[None], (2, 2, 2, 2), mode="reflect"), k, groups=3)[0]
     return torch.where(torch.from_numpy(mask).to(img.device)[None], blurred, img)
